@@ -1,0 +1,165 @@
+"""Turn a :class:`~strategies.StackSpec` into Sequential, Functional or subclassed Keras models.
+
+All three APIs get identical weights: every weight is drawn, in ``get_weights()``
+order, from ``numpy.random.default_rng(spec.weight_seed)``, the same recipe the
+bug-report scripts print. Built models are cached (:func:`model_for`) because
+building costs 10-300 ms and the properties reuse each model for many examples.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from strategies import LayerSpec, StackSpec
+
+from .keras_compat import GENERATION, clear_session, keras, layers
+
+WEIGHT_SCALE = 0.6
+"""Weights are uniform in [-0.6, 0.6]: large enough that padding leaks move outputs,
+small enough that tanh/sigmoid units stay out of saturation."""
+
+
+def make_layer(spec: LayerSpec):
+    """The Keras layer a :class:`LayerSpec` describes."""
+    options = {
+        k: make_layer(v) if isinstance(v, LayerSpec) else v for k, v in spec.constructor_options.items()
+    }
+    return getattr(layers, spec.kind)(**options)
+
+
+def apply_layer(spec: LayerSpec, layer, x, mask=None):
+    """Call ``layer`` on ``x`` (self-attention for MultiHeadAttention); ``mask`` if given."""
+    kwargs = dict(spec.call_options)
+    if mask is not None:
+        kwargs["mask"] = mask
+    if spec.kind == "MultiHeadAttention":
+        if mask is not None:
+            del kwargs["mask"]
+            if GENERATION == 3:
+                kwargs.update(query_mask=mask, value_mask=mask)
+            else:  # Keras 2 MHA takes a (batch, query, key) attention mask
+                kwargs["attention_mask"] = mask[:, :, None] & mask[:, None, :]
+        return layer(x, x, **kwargs)
+    return layer(x, **kwargs)
+
+
+def input_shape(spec: StackSpec, timesteps: int | None):
+    if spec.style == "embedding":
+        return (timesteps,), "int32"
+    return (timesteps, spec.features), "float32"
+
+
+def _functional(spec: StackSpec, timesteps):
+    shape, dtype = input_shape(spec, timesteps)
+    inputs = keras.Input(shape=shape, dtype=dtype)
+    x = inputs
+    if spec.input_layer is not None:
+        x = make_layer(spec.input_layer)(x)
+    for layer_spec in spec.layers:
+        x = apply_layer(layer_spec, make_layer(layer_spec), x)
+    return keras.Model(inputs, x)
+
+
+def _sequential(spec: StackSpec, timesteps):
+    shape, dtype = input_shape(spec, timesteps)
+    stack = [keras.Input(shape=shape, dtype=dtype)]
+    if spec.input_layer is not None:
+        stack.append(make_layer(spec.input_layer))
+    for layer_spec in spec.layers:
+        if layer_spec.kind == "MultiHeadAttention" or layer_spec.output_count > 1:
+            raise ValueError(f"{layer_spec} has no Sequential form")
+        stack.append(make_layer(layer_spec))
+    return keras.Sequential(stack)
+
+
+class StackModel(keras.Model):
+    """A subclassed model that calls its layers in order, as users write them.
+
+    With an explicit mask, the model passes ``mask=`` by hand to every layer that
+    takes one while the time axis is still aligned with it; otherwise it relies on
+    Keras to carry the mask from ``Masking``/``Embedding`` onwards.
+    """
+
+    def __init__(self, spec: StackSpec, **kwargs):
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.mask_layer = make_layer(spec.input_layer) if spec.input_layer is not None else None
+        self.stack = [make_layer(layer_spec) for layer_spec in spec.layers]
+
+    def call(self, inputs, mask=None):
+        x = self.mask_layer(inputs) if self.mask_layer is not None else inputs
+        for layer_spec, layer in zip(self.spec.layers, self.stack):
+            takes_mask = layer_spec.kind == "MultiHeadAttention" or _takes_mask(layer)
+            x = apply_layer(layer_spec, layer, x, mask=mask if takes_mask else None)
+            if not layer_spec.returns_sequence or layer_spec.reverses_time:
+                mask = None  # the time axis no longer matches the mask
+        return x
+
+
+def _takes_mask(layer) -> bool:
+    import inspect
+
+    return "mask" in inspect.signature(layer.call).parameters
+
+
+def _subclassed(spec: StackSpec, timesteps):
+    model = StackModel(spec)
+    shape, dtype = input_shape(spec, timesteps)
+    dummy_steps = timesteps or 2
+    dummy = np.ones((1, dummy_steps) + shape[1:], dtype=dtype)
+    model(dummy)  # create the weights
+    return model
+
+
+BUILDERS = {"sequential": _sequential, "functional": _functional, "subclassed": _subclassed}
+
+
+def weights_for(spec: StackSpec, shapes) -> list[np.ndarray]:
+    """The deterministic weights of ``spec`` for weight arrays of ``shapes``."""
+    rng = np.random.default_rng(spec.weight_seed)
+    return [rng.uniform(-WEIGHT_SCALE, WEIGHT_SCALE, size=s).astype(np.float32) for s in shapes]
+
+
+def build(spec: StackSpec, api: str, timesteps: int | None = None):
+    """A new ``api`` model for ``spec`` with the spec's deterministic weights."""
+    if api not in BUILDERS:
+        raise ValueError(f"unknown model API {api!r}; choose one of {tuple(BUILDERS)}")
+    model = BUILDERS[api](spec, timesteps if spec.needs_fixed_timesteps else None)
+    model.set_weights(weights_for(spec, [w.shape for w in model.get_weights()]))
+    return model
+
+
+class ModelCache:
+    """Built models by (spec, api, timesteps), released together every ``release_every`` builds.
+
+    Releasing calls ``clear_session`` so Keras 2 frees the graphs it keeps for
+    every model ever built; models built before keep working but are dropped.
+    """
+
+    def __init__(self, release_every: int = 64):
+        self.release_every = release_every
+        self.models: collections.OrderedDict = collections.OrderedDict()
+        self.builds = 0
+
+    def get(self, spec: StackSpec, api: str, timesteps: int | None = None):
+        key = (spec, api, timesteps if spec.needs_fixed_timesteps else None)
+        if key not in self.models:
+            if self.builds and self.builds % self.release_every == 0:
+                self.release()
+            self.models[key] = build(spec, api, key[2])
+            self.builds += 1
+        return self.models[key]
+
+    def release(self):
+        self.models.clear()
+        clear_session()
+
+
+MODELS = ModelCache()
+
+
+def model_for(spec: StackSpec, api: str, timesteps: int | None = None):
+    """The cached ``api`` model of ``spec`` (for ``timesteps`` if its RNNs are unrolled)."""
+    return MODELS.get(spec, api, timesteps)

@@ -1,0 +1,42 @@
+"""Tolerances for float32 comparisons, and assertions whose message says what differed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT32_EPS = float(np.finfo(np.float32).eps)  # 1.19e-7
+WORK_FACTOR = 8
+
+
+def tolerance(depth: int, timesteps: int, width: int = 6) -> float:
+    """Absolute and relative tolerance for two float32 runs of the same model.
+
+    The runs differ only in how additions are grouped (batch size, sequence
+    length, graph or XLA fusion). Reordering a sum of n float32 terms moves it by
+    about n * eps relative; each of ``depth`` layers sums over ``width`` inputs at
+    each of ``timesteps`` chained steps, so the bound grows with
+    ``depth * (timesteps + width)``, times a safety factor of 8. For the stacks
+    drawn here (depth <= 5, timesteps <= 12) that is at most 1.6e-4, while the
+    faults the self-checks inject move outputs by 1e-2 or more.
+    """
+    return WORK_FACTOR * FLOAT32_EPS * depth * (timesteps + width)
+
+
+def assert_close(actual, expected, tol: float, what: str) -> None:
+    """Fail with ``what``, the first mismatch and the tolerance unless arrays agree within ``tol``.
+
+    NaN equals NaN here: the properties compare two runs, and a NaN in both is no
+    difference between them (whether NaN is acceptable is a separate question).
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{what}: shape {actual.shape} != expected {expected.shape}")
+    bad = ~np.isclose(actual, expected, rtol=tol, atol=tol, equal_nan=True)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{what}: {int(bad.sum())} of {bad.size} values differ beyond tol={tol:.2g}; "
+            f"first at index {where}: got {actual[where]!r}, expected {expected[where]!r}\n"
+            f"got:\n{np.array2string(actual, precision=5)}\nexpected:\n{np.array2string(expected, precision=5)}"
+        )

@@ -1,0 +1,72 @@
+"""Known divergences: where the installed Keras disagrees with a property, and why.
+
+Each record names the Keras versions it affects, says in one sentence what
+Keras does instead, and links the upstream report. Random stacks that hit an
+active divergence are not drawn (so the rest of the property stays sharp), and
+``tests/test_known_divergences.py`` replays one witness per record: it must
+still fail where the record is active, and pass where it is not, so a fix
+upstream (an unexpected pass) is reported, not hidden.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from packaging.specifiers import SpecifierSet
+
+from strategies import StackSpec
+
+from .keras_compat import KERAS_VERSION
+
+
+@dataclasses.dataclass(frozen=True)
+class Divergence:
+    id: str
+    keras: str
+    """Keras versions affected, as a PEP 440 specifier on the Keras version."""
+    reason: str
+    """What Keras does instead of the property, in one sentence."""
+    upstream: str
+    matches: Callable[[StackSpec, str], bool]
+    """Whether a (spec, api) hits this divergence."""
+
+    @property
+    def active(self) -> bool:
+        return KERAS_VERSION in SpecifierSet(self.keras)
+
+    def explain(self) -> str:
+        state = "affects" if self.active else "does not affect"
+        return (
+            f"known divergence '{self.id}' (Keras {self.keras}; {state} the installed "
+            f"Keras {KERAS_VERSION}): {self.reason} Upstream: {self.upstream}"
+        )
+
+
+def _bidirectional_unrolled(spec: StackSpec, api: str) -> bool:
+    return any(
+        layer.kind == "Bidirectional" and layer.recurrent.option("unroll", False)
+        for layer in spec.layers
+    )
+
+
+DIVERGENCES = (
+    Divergence(
+        id="bidirectional-unroll-zeroes-backward",
+        keras=">=2.12",
+        reason=(
+            "Bidirectional around an RNN with unroll=True returns zeros from the backward "
+            "direction at real timesteps of a post-padded sequence, because the unrolled "
+            "backward loop applies zero_output_for_mask to the wrong (unreversed) steps."
+        ),
+        upstream="https://github.com/keras-team/tf-keras/issues/252",
+        matches=_bidirectional_unrolled,
+    ),
+)
+
+BY_ID = {d.id: d for d in DIVERGENCES}
+
+
+def active_matches(spec: StackSpec, api: str) -> list[Divergence]:
+    """The divergences active on the installed Keras that ``(spec, api)`` hits."""
+    return [d for d in DIVERGENCES if d.active and d.matches(spec, api)]

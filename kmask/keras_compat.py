@@ -1,0 +1,107 @@
+"""Import the Keras under test, whichever generation it is, or explain in one line why not.
+
+Three installations are supported:
+
+* TF 2.12-2.15: Keras 2 as ``tf.keras`` (the ``keras`` 2.x package);
+* TF 2.16+ with ``TF_USE_LEGACY_KERAS=1``: Keras 2 from the ``tf-keras`` package;
+* TF 2.16+: Keras 3 (the ``keras`` package) with the TensorFlow backend.
+
+Everything else in the suite imports ``keras`` from here, never directly.
+"""
+
+import os
+import warnings
+
+from packaging.version import Version
+
+SUPPORTED_TF = (Version("2.12"), Version("2.22"))  # [low, high)
+
+
+class KerasUnavailable(RuntimeError):
+    """The installed TensorFlow/Keras cannot be tested; the message says what to do."""
+
+
+def _load():
+    try:
+        import tensorflow as tf
+    except ImportError as exc:
+        raise KerasUnavailable(
+            "TensorFlow is not installed: run "
+            "`pip install -c constraints/tf-2.21.txt -e '.[cpu]'` (see README Quick start)"
+        ) from exc
+    tf_version = Version(tf.__version__.split("-")[0])
+    if not SUPPORTED_TF[0] <= Version(tf_version.base_version) < SUPPORTED_TF[1]:
+        raise KerasUnavailable(
+            f"TensorFlow {tf.__version__} is not supported: kmask tests TF 2.12 to 2.21; "
+            "install one with `pip install -c constraints/tf-2.21.txt -e '.[cpu]'`"
+        )
+    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "0").lower() in ("1", "true", "yes")
+    if tf_version >= Version("2.16") and legacy:
+        try:
+            import tf_keras as keras
+        except ImportError as exc:
+            raise KerasUnavailable(
+                "TF_USE_LEGACY_KERAS=1 but tf-keras is not installed: run "
+                f"`pip install tf-keras=={tf_version.major}.{tf_version.minor}.*` or unset it"
+            ) from exc
+        package = "tf_keras"
+    elif tf_version >= Version("2.16"):
+        import keras
+
+        backend = keras.backend.backend()
+        if backend != "tensorflow":
+            raise KerasUnavailable(
+                f"Keras 3 runs on the '{backend}' backend; kmask tests the TensorFlow backend: "
+                "set KERAS_BACKEND=tensorflow"
+            )
+        package = "keras"
+    else:
+        keras = tf.keras
+        package = "keras"
+    import importlib
+
+    version = Version(importlib.import_module(package).__version__)
+    return tf, keras, version
+
+
+tf, keras, KERAS_VERSION = _load()
+TF_VERSION = Version(tf.__version__)
+GENERATION = KERAS_VERSION.major  # 2 or 3
+layers = keras.layers
+
+
+def _backend_impl():
+    """The module whose ``rnn`` function runs every recurrent loop (patched by self-checks)."""
+    import importlib
+
+    package = keras.__name__.split(".")[0]
+    if package == "tensorflow":  # tf.keras on TF <= 2.15 is the keras 2.x package
+        package = "keras"
+    for name in (f"{package}.src.backend", f"{package}.backend"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "rnn"):
+            return module
+    raise KerasUnavailable(f"cannot locate the backend module of {package} {KERAS_VERSION}")
+
+
+backend_impl = _backend_impl()
+
+# Keras 3 warns when a Functional/Sequential model is called with ``mask=``
+# although it honours the mask; the warning is noise in every explicit-mask run.
+warnings.filterwarnings("ignore", message=r".*does not support masking and will therefore destroy")
+
+
+def describe():
+    """One line naming the Keras under test, for run headers and reports."""
+    flavour = "tf-keras" if keras.__name__.startswith("tf_keras") else (
+        "keras" if GENERATION == 3 else "tf.keras"
+    )
+    return f"TensorFlow {tf.__version__}, Keras {KERAS_VERSION} ({flavour}, Keras {GENERATION})"
+
+
+def clear_session():
+    """Release Keras global state (Keras 2 keeps every built graph alive otherwise)."""
+    keras.backend.clear_session()

@@ -1,0 +1,43 @@
+"""Call a model on a padded batch and get its outputs as a list of NumPy arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from strategies import PaddedBatch
+
+from .keras_compat import tf
+
+
+def as_list(outputs) -> list[np.ndarray]:
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return [np.asarray(o) for o in outputs]
+
+
+def call_eagerly(model, batch: PaddedBatch) -> list[np.ndarray]:
+    """``model(values)`` in inference mode, with ``mask=`` for the explicit style."""
+    if batch.style == "explicit":
+        return as_list(model(batch.values, mask=tf.constant(batch.mask), training=False))
+    return as_list(model(batch.values, training=False))
+
+
+def call_rows_alone(model_for_length, batch: PaddedBatch) -> dict[int, list[np.ndarray]]:
+    """Outputs of every non-empty row run alone without its padding, by row index.
+
+    Rows of equal length share one call; ``model_for_length(n)`` gives the model
+    to use for sequences of ``n`` steps.
+    """
+    by_length: dict[int, list[int]] = {}
+    for i, n in enumerate(batch.lengths):
+        if n:
+            by_length.setdefault(int(n), []).append(i)
+    alone = {}
+    for n, rows in by_length.items():
+        values = np.concatenate([batch.row(i) for i in rows])
+        outputs = as_list(model_for_length(n)(values, training=False))
+        for j, i in enumerate(rows):
+            alone[i] = [o[j : j + 1] for o in outputs]
+    return alone
