@@ -29,7 +29,9 @@ class Divergence:
     """What Keras does instead of the property, in one sentence."""
     upstream: str
     matches: Callable[[StackSpec, str], bool]
-    """Whether a (spec, api) hits this divergence."""
+    """Whether a spec hits this divergence when built with an API or run in an execution mode."""
+    whole_cases: frozenset = frozenset()
+    """(focus layer kind, API or mode) pairs where every stack hits this divergence."""
 
     @property
     def active(self) -> bool:
@@ -43,7 +45,7 @@ class Divergence:
         )
 
 
-def _bidirectional_unrolled(spec: StackSpec, api: str) -> bool:
+def _bidirectional_unrolled(spec: StackSpec, how: str) -> bool:
     return any(
         layer.kind == "Bidirectional" and layer.recurrent.option("unroll", False)
         for layer in spec.layers
@@ -62,11 +64,31 @@ DIVERGENCES = (
         upstream="https://github.com/keras-team/tf-keras/issues/252",
         matches=_bidirectional_unrolled,
     ),
+    Divergence(
+        id="timedistributed-predict-second-length",
+        keras=">=3.0",
+        reason=(
+            "After predict() has run a model holding TimeDistributed on one sequence length, "
+            "predict() on another length returns outputs with a wrong time dimension, because "
+            "the retraced function reuses a time size from the first trace (seen on Keras 3.15.1, "
+            "with or without a mask; eager calls are right)."
+        ),
+        upstream="none found (searched keras-team/keras issues, 2026-11-25)",
+        matches=lambda spec, how: how in ("predict", "predict_jit")
+        and any(layer.kind == "TimeDistributed" for layer in spec.layers),
+        whole_cases=frozenset({("TimeDistributed", "predict"), ("TimeDistributed", "predict_jit")}),
+    ),
 )
 
 BY_ID = {d.id: d for d in DIVERGENCES}
 
 
-def active_matches(spec: StackSpec, api: str) -> list[Divergence]:
-    """The divergences active on the installed Keras that ``(spec, api)`` hits."""
-    return [d for d in DIVERGENCES if d.active and d.matches(spec, api)]
+def active_matches(spec: StackSpec, how: str) -> list[Divergence]:
+    """The divergences active on the installed Keras that ``spec`` hits when built with the
+    API ``how`` (``"functional"``...) or run in the execution mode ``how`` (``"predict"``...)."""
+    return [d for d in DIVERGENCES if d.active and d.matches(spec, how)]
+
+
+def covering(focus: str, how: str) -> Divergence | None:
+    """The active divergence that every stack focused on ``focus`` hits under ``how``, if any."""
+    return next((d for d in DIVERGENCES if d.active and (focus, how) in d.whole_cases), None)

@@ -14,14 +14,13 @@ import warnings
 
 from packaging.version import Version
 
+from .errors import KerasUnavailable
+
 SUPPORTED_TF = (Version("2.12"), Version("2.22"))  # [low, high)
 
 
-class KerasUnavailable(RuntimeError):
-    """The installed TensorFlow/Keras cannot be tested; the message says what to do."""
-
-
 def _load():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of reports
     try:
         import tensorflow as tf
     except ImportError as exc:

@@ -1,5 +1,7 @@
 """Padding is invisible: real timesteps and final outputs never depend on padding."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -91,3 +93,25 @@ def test_real_outputs_ignore_extra_padding(focus, api, data):
     output, fully padded rows included."""
     spec = data.draw(stacks_without_known_divergences(focus, api), label="spec")
     check_extra_padding_ignored(spec, api, data.draw(spec.batches(), label="batch"))
+
+
+def check_masking_layer_equals_true_mask(spec, api, batch):
+    explicit = dataclasses.replace(spec, style="explicit")  # same layers, same weights
+    outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch)
+    truth = dataclasses.replace(batch, style="explicit")
+    expected = call_eagerly(model_for(explicit, api, batch.timesteps), truth)
+    rows = range(batch.batch_size)
+    assert_same_real_outputs(
+        spec, batch, outputs, rows, truth, expected, rows,
+        f"Masking(mask_value={spec.mask_value}) vs the true mask passed explicitly",
+    )
+
+
+@pytest.mark.parametrize("focus, api", FOCUS_CASES)
+@given(data=st.data())
+def test_masking_layer_equals_true_mask(focus, api, data):
+    """A Masking layer masks exactly the timesteps whose every feature equals the mask value:
+    the model gives what it gives with that true mask passed explicitly, even when real
+    timesteps hold the mask value (or its nearest floats) in some features."""
+    spec = data.draw(stacks_without_known_divergences(focus, api, style="masking"), label="spec")
+    check_masking_layer_equals_true_mask(spec, api, data.draw(spec.batches(), label="batch"))

@@ -1,0 +1,1 @@
+"""kmask: the harness behind the properties (Keras compatibility, model building, references)."""

@@ -1,0 +1,66 @@
+"""Execution modes: the same model called eagerly, in a tf.function, with XLA, or via predict."""
+
+from __future__ import annotations
+
+from strategies import PaddedBatch, StackSpec
+
+from .build import build
+from .keras_compat import tf
+from .run import as_list, call_eagerly
+
+MODES = ("tf_function", "xla", "predict", "predict_jit")
+"""``tf_function``/``xla``: ``tf.function(model.__call__)`` without and with
+``jit_compile``; ``predict``/``predict_jit``: ``model.predict`` after
+``compile()`` without and with ``jit_compile=True`` (Keras's own compiled path,
+which cannot take an explicit mask)."""
+
+PREDICT_MODES = ("predict", "predict_jit")
+
+
+class CompiledRunner:
+    """One model of a spec and its compiled call for one mode, reused across examples.
+
+    Shapes come from a few buckets, so each runner traces at most once per bucket.
+    """
+
+    def __init__(self, spec: StackSpec, api: str, mode: str, timesteps: int | None):
+        if mode not in MODES:
+            raise ValueError(f"unknown execution mode {mode!r}; choose one of {MODES}")
+        self.mode = mode
+        self.model = build(spec, api, timesteps)
+        if mode in PREDICT_MODES:
+            self.model.compile(jit_compile=mode == "predict_jit")
+        else:
+            jit = mode == "xla"
+            self.with_mask = tf.function(
+                lambda x, m: self.model(x, mask=m, training=False), jit_compile=jit
+            )
+            self.without_mask = tf.function(
+                lambda x: self.model(x, training=False), jit_compile=jit
+            )
+
+    def eager(self, batch: PaddedBatch):
+        return call_eagerly(self.model, batch)
+
+    def compiled(self, batch: PaddedBatch):
+        if self.mode in PREDICT_MODES:
+            if batch.style == "explicit":
+                raise ValueError("predict() cannot take an explicit mask")
+            return as_list(self.model.predict(batch.values, batch_size=batch.batch_size, verbose=0))
+        if batch.style == "explicit":
+            return as_list(self.with_mask(batch.values, tf.constant(batch.mask)))
+        return as_list(self.without_mask(batch.values))
+
+
+_RUNNERS: dict = {}
+
+
+def runner_for(spec: StackSpec, api: str, mode: str, timesteps: int) -> CompiledRunner:
+    """The cached runner of ``(spec, api, mode)``; a new one per timestep bucket only for
+    unrolled RNNs, whose models fix the sequence length."""
+    key = (spec, api, mode, timesteps if spec.needs_fixed_timesteps else None)
+    if key not in _RUNNERS:
+        if len(_RUNNERS) >= 48:
+            _RUNNERS.clear()
+        _RUNNERS[key] = CompiledRunner(spec, api, mode, key[3])
+    return _RUNNERS[key]

@@ -1,0 +1,197 @@
+"""Plausible masking bugs, injected into the installed Keras by monkeypatching.
+
+Each fault is a bug a Keras contributor could write: an off-by-one at the
+padding boundary, a mask honoured eagerly but dropped in graph mode, a pooling
+layer that forgets the mask. ``test_faults.py`` proves that each property fails
+under at least one of them; a property that no fault can fail is not a test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Callable
+
+from kmask.keras_compat import GENERATION, backend_impl, layers, tf
+
+
+@dataclasses.dataclass(frozen=True)
+class Fault:
+    name: str
+    bug: str
+    """The bug, as a Keras changelog would describe it."""
+    inject: Callable[[], contextlib.AbstractContextManager]
+
+
+@contextlib.contextmanager
+def _patched(owner, name, replacement):
+    original = getattr(owner, name)
+    setattr(owner, name, replacement(original))
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def _rnn_with(transform):
+    """Patch the backend loop every recurrent layer runs: ``transform(original, args, kwargs)``."""
+
+    def replacement(original):
+        def rnn(step_function, inputs, initial_states, **kwargs):
+            return transform(original, (step_function, inputs, initial_states), kwargs)
+
+        return rnn
+
+    return _patched(backend_impl, "rnn", replacement)
+
+
+def rnn_ignores_mask():
+    return _rnn_with(lambda rnn, args, kw: rnn(*args, **{**kw, "mask": None}))
+
+
+def rnn_runs_one_step_past_padding_boundary():
+    def transform(rnn, args, kw):
+        mask = kw.get("mask")
+        if mask is not None:
+            mask = tf.cast(mask, tf.bool)
+            previous = tf.concat([tf.zeros_like(mask[:, :1]), mask[:, :-1]], axis=1)
+            kw = {**kw, "mask": tf.logical_or(mask, previous)}
+        return rnn(*args, **kw)
+
+    return _rnn_with(transform)
+
+
+def rnn_zeroes_padded_outputs():
+    return _rnn_with(lambda rnn, args, kw: rnn(*args, **{**kw, "zero_output_for_mask": True}))
+
+
+def rnn_states_run_through_padding():
+    def transform(rnn, args, kw):
+        last, outputs, _ = rnn(*args, **kw)
+        _, _, states = rnn(*args, **{**kw, "mask": None})
+        return last, outputs, states
+
+    return _rnn_with(transform)
+
+
+def rnn_drops_mask_in_graph_mode():
+    def transform(rnn, args, kw):
+        if not tf.executing_eagerly():
+            kw = {**kw, "mask": None}
+        return rnn(*args, **kw)
+
+    return _rnn_with(transform)
+
+
+if GENERATION == 3:  # Keras 3 functional graphs take keras.ops, not tf ops
+    from keras import ops as _ops
+
+    _any, _all = _ops.any, _ops.all
+else:
+    _ops = tf
+    _any, _all = tf.reduce_any, tf.reduce_all
+
+
+def _masking_with(mask_fn):
+    """Replace Masking's mask with ``mask_fn(inputs, mask_value)`` in call and compute_mask."""
+
+    def call(self, inputs):
+        mask = mask_fn(inputs, self.mask_value)
+        outputs = inputs * _ops.cast(mask[..., None], inputs.dtype)
+        if GENERATION == 3:
+            from keras.src import backend
+
+            backend.set_keras_mask(outputs, mask)
+        else:
+            outputs._keras_mask = mask
+        return outputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask_fn(inputs, self.mask_value)
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(_patched(layers.Masking, "call", lambda _: call))
+    stack.enter_context(_patched(layers.Masking, "compute_mask", lambda _: compute_mask))
+    return stack
+
+
+def masking_requires_every_feature_to_differ():
+    return _masking_with(lambda x, v: _all(_ops.not_equal(x, v), axis=-1))
+
+
+def masking_compares_with_tolerance():
+    return _masking_with(lambda x, v: _any(_ops.abs(x - v) > 1e-6 * (1 + abs(v)), axis=-1))
+
+
+def pooling_ignores_mask():
+    def replacement(original):
+        def call(self, inputs, mask=None):
+            return original(self, inputs, mask=None)
+
+        return call
+
+    return _patched(layers.GlobalAveragePooling1D, "call", replacement)
+
+
+def attention_ignores_key_padding():
+    def replacement(original):
+        def compute_attention_mask(self, query, value, *args, **kwargs):
+            if GENERATION == 3:
+                kwargs.update(value_mask=None, key_mask=None)
+            else:  # Keras 2 reads the key mask from value._keras_mask
+                value = tf.identity(value)
+                if kwargs.get("key") is not None:
+                    kwargs["key"] = tf.identity(kwargs["key"])
+            return original(self, query, value, *args, **kwargs)
+
+        return compute_attention_mask
+
+    return _patched(layers.MultiHeadAttention, "_compute_attention_mask", replacement)
+
+
+FAULTS = {
+    f.name: f
+    for f in (
+        Fault("rnn_ignores_mask", "RNN loops run over padded steps as if they were real.", rnn_ignores_mask),
+        Fault(
+            "rnn_one_step_past_padding",
+            "RNN loops treat the first padded step after the real ones as real (off by one).",
+            rnn_runs_one_step_past_padding_boundary,
+        ),
+        Fault(
+            "rnn_zeroes_padded_outputs",
+            "RNN layers output zeros at padded steps instead of repeating the last real output.",
+            rnn_zeroes_padded_outputs,
+        ),
+        Fault(
+            "rnn_states_run_through_padding",
+            "RNN outputs stop at padding but the returned states keep updating through it.",
+            rnn_states_run_through_padding,
+        ),
+        Fault(
+            "rnn_drops_mask_in_graph_mode",
+            "RNN loops honour the mask eagerly but drop it inside tf.function/XLA.",
+            rnn_drops_mask_in_graph_mode,
+        ),
+        Fault(
+            "masking_requires_every_feature_to_differ",
+            "Masking masks a timestep when any feature equals the mask value (all/any swapped).",
+            masking_requires_every_feature_to_differ,
+        ),
+        Fault(
+            "masking_compares_with_tolerance",
+            "Masking treats features within 1e-6 of the mask value as equal to it.",
+            masking_compares_with_tolerance,
+        ),
+        Fault(
+            "pooling_ignores_mask",
+            "GlobalAveragePooling1D averages over padded steps too.",
+            pooling_ignores_mask,
+        ),
+        Fault(
+            "attention_ignores_key_padding",
+            "MultiHeadAttention lets queries attend to padded keys.",
+            attention_ignores_key_padding,
+        ),
+    )
+}

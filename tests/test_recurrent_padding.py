@@ -1,0 +1,89 @@
+"""Recurrent layers hold still at padded steps."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kmask.build import model_for
+from kmask.compare import assert_close, tolerance
+from kmask.divergences import active_matches
+from kmask.oracle import held_outputs
+from kmask.run import call_eagerly, call_rows_alone
+from strategies import (
+    APIS,
+    RECURRENT,
+    STYLES,
+    StackSpec,
+    bidirectional_layers,
+    context_layers,
+    mask_values,
+    recurrent_layers,
+)
+
+
+RECURRENT_CASES = [
+    pytest.param(kind, api, id=f"{kind}-{api}")
+    for kind in RECURRENT + ("Bidirectional",)
+    for api in APIS
+]
+
+
+@st.composite
+def recurrent_stacks(draw, kind, api):
+    """Context layers, then a ``kind`` layer returning sequences as the last layer."""
+    several_outputs = api != "sequential"
+    if kind == "Bidirectional":
+        last = bidirectional_layers(return_sequences=True, allow_split=several_outputs)
+    else:
+        last = recurrent_layers(kind, return_sequences=True, allow_state=several_outputs)
+    context = draw(st.lists(context_layers(api), max_size=1), label="context")
+    style = draw(st.sampled_from(STYLES), label="style")
+    mask_value = draw(mask_values(), label="mask_value") if style == "masking" else 0.0
+    spec = StackSpec(style, tuple(context) + (draw(last, label="layer"),), mask_value=mask_value)
+    return spec
+
+
+def check_padded_steps_hold(spec, api, batch):
+    layer = spec.layers[-1]
+    outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch)
+    tol = tolerance(spec.depth, batch.timesteps)
+    where = f"model {spec}, {batch.padding}-padded rows with {batch.lengths.tolist()} real steps"
+    if layer.kind == "Bidirectional":
+        for k, out in enumerate(outputs):
+            padded = ~batch.mask
+            assert_close(
+                out[padded], np.zeros_like(out[padded]), tol,
+                f"Bidirectional output {k} at padded steps must be zeros (documented); {where}",
+            )
+        return
+    sequence, states = outputs[0], outputs[1:]
+    emitted_mask = batch.mask[:, ::-1] if layer.option("go_backwards") else batch.mask
+    held = held_outputs(sequence, emitted_mask)
+    assert_close(
+        sequence, held, tol,
+        "each padded step must repeat the last real step's output (zeros before the first); " + where,
+    )
+    if not states:
+        return
+    assert_close(states[0], held[:, -1], tol, "the returned h state must be the last real output; " + where)
+    alone = call_rows_alone(lambda n: model_for(spec, api, n), batch)
+    for i in range(batch.batch_size):
+        for k, state in enumerate(states):
+            expected = alone[i][k + 1][0] if i in alone else np.zeros_like(state[i])
+            assert_close(
+                state[i], expected, tol,
+                f"state {k} of row {i} must stop at its last real step (the row run alone); {where}",
+            )
+
+
+@pytest.mark.parametrize("kind, api", RECURRENT_CASES)
+@given(data=st.data())
+def test_recurrent_outputs_hold_at_padded_steps(kind, api, data):
+    """With return_sequences, each padded step repeats the last real output (zeros before the
+    first real step; zeros throughout for Bidirectional, as documented), and return_state
+    states are those of the last real step."""
+    spec = data.draw(
+        recurrent_stacks(kind, api).filter(lambda s: not active_matches(s, api)), label="spec"
+    )
+    check_padded_steps_hold(spec, api, data.draw(spec.batches(), label="batch"))
