@@ -55,7 +55,7 @@ for name in "${names[@]}"; do
          --python-version "$PYTHON_VERSION" --python-platform "$PYTHON_PLATFORM"
          --custom-compile-command "bash constraints/compile.sh $name"
          --quiet -o "$output" ${uv_args[@]+"${uv_args[@]}"})
-    echo "+ ${cmd[*]}" >&2
+    { printf '+'; printf ' %q' "${cmd[@]}"; printf '\n'; } >&2
     "${cmd[@]}"
 
     # Spell out the underlying uv call under uv's header, and make sure the project

@@ -8,8 +8,6 @@ building costs 10-300 ms and the properties reuse each model for many examples.
 
 from __future__ import annotations
 
-import collections
-
 import numpy as np
 
 from strategies import LayerSpec, StackSpec
@@ -132,34 +130,34 @@ def build(spec: StackSpec, api: str, timesteps: int | None = None):
 
 
 class ModelCache:
-    """Built models by (spec, api, timesteps), released together every ``release_every`` builds.
+    """Built models (or anything holding one) by key, all released every ``release_every`` builds.
 
-    Releasing calls ``clear_session`` so Keras 2 frees the graphs it keeps for
-    every model ever built; models built before keep working but are dropped.
+    Releasing calls ``clear_session``: Keras 2 keeps every graph it ever built in
+    one global graph, and building slows down as it grows.
     """
 
-    def __init__(self, release_every: int = 64):
+    def __init__(self, release_every: int = 32):
         self.release_every = release_every
-        self.models: collections.OrderedDict = collections.OrderedDict()
+        self.entries: dict = {}
         self.builds = 0
 
-    def get(self, spec: StackSpec, api: str, timesteps: int | None = None):
-        key = (spec, api, timesteps if spec.needs_fixed_timesteps else None)
-        if key not in self.models:
+    def get(self, key, factory):
+        if key not in self.entries:
             if self.builds and self.builds % self.release_every == 0:
                 self.release()
-            self.models[key] = build(spec, api, key[2])
+            self.entries[key] = factory()
             self.builds += 1
-        return self.models[key]
+        return self.entries[key]
 
     def release(self):
-        self.models.clear()
+        self.entries.clear()
         clear_session()
 
 
-MODELS = ModelCache()
+CACHE = ModelCache()
 
 
 def model_for(spec: StackSpec, api: str, timesteps: int | None = None):
     """The cached ``api`` model of ``spec`` (for ``timesteps`` if its RNNs are unrolled)."""
-    return MODELS.get(spec, api, timesteps)
+    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    return CACHE.get((spec, api, timesteps), lambda: build(spec, api, timesteps))

@@ -37,6 +37,12 @@ def assert_same_real_outputs(
                 f"{batch_a.timesteps} steps, {batch_a.padding}-padded); model {spec}"
             )
             if out_a.ndim == 3:
+                for out, batch, run in ((out_a, batch_a, "a"), (out_b, batch_b, "b")):
+                    if out.shape[1] != batch.timesteps:
+                        raise AssertionError(
+                            f"{where}: run {run} output has {out.shape[1]} timesteps for an input "
+                            f"of {batch.timesteps}"
+                        )
                 steps_a, steps_b = real_steps_in_order(pos_a[i]), real_steps_in_order(pos_b[j])
                 assert_close(out_a[i, steps_a], out_b[j, steps_b], tol, where + ", real steps")
             else:

@@ -57,11 +57,11 @@ DIVERGENCES = (
         id="bidirectional-unroll-zeroes-backward",
         keras=">=2.12",
         reason=(
-            "Bidirectional around an RNN with unroll=True returns zeros from the backward "
-            "direction at real timesteps of a post-padded sequence, because the unrolled "
-            "backward loop applies zero_output_for_mask to the wrong (unreversed) steps."
+            "Bidirectional around an RNN with unroll=True returns zeros from its backward "
+            "direction at the real timesteps of a post-padded sequence (unroll=False is right)."
         ),
-        upstream="https://github.com/keras-team/tf-keras/issues/252",
+        upstream="related: https://github.com/keras-team/tf-keras/issues/252 (backward RNNs "
+        "misapply zero_output_for_mask)",
         matches=_bidirectional_unrolled,
     ),
     Divergence(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from strategies import PaddedBatch, StackSpec
 
-from .build import build
+from .build import CACHE, build
 from .keras_compat import tf
 from .run import as_list, call_eagerly
 
@@ -52,15 +52,8 @@ class CompiledRunner:
         return as_list(self.without_mask(batch.values))
 
 
-_RUNNERS: dict = {}
-
-
 def runner_for(spec: StackSpec, api: str, mode: str, timesteps: int) -> CompiledRunner:
     """The cached runner of ``(spec, api, mode)``; a new one per timestep bucket only for
     unrolled RNNs, whose models fix the sequence length."""
-    key = (spec, api, mode, timesteps if spec.needs_fixed_timesteps else None)
-    if key not in _RUNNERS:
-        if len(_RUNNERS) >= 48:
-            _RUNNERS.clear()
-        _RUNNERS[key] = CompiledRunner(spec, api, mode, key[3])
-    return _RUNNERS[key]
+    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    return CACHE.get((spec, api, mode, timesteps), lambda: CompiledRunner(spec, api, mode, timesteps))

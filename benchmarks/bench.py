@@ -1,0 +1,114 @@
+"""Measure the suite's speed on the installed Keras: examples/s per property, whole-run time
+and peak resident memory.
+
+    python benchmarks/bench.py                # examples/s per property (one core)
+    python benchmarks/bench.py --full-run     # also: wall time and peak RSS of `pytest -n auto`
+    python benchmarks/bench.py --examples 150 # more examples per case (the thorough profile's count)
+
+Numbers go into the README's "Speed" table; this is a script, not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def peak_rss_mib(who=resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # Linux reports KiB
+
+
+def property_cases():
+    """(name, inner test, list of parameter dicts) for every property in tests/."""
+    from tests import test_execution_modes as modes
+    from tests import test_padding_invisible as invisible
+    from tests import test_recurrent_padding as recurrent
+
+    cases = []
+    for module in (invisible, recurrent, modes):
+        for name in sorted(dir(module)):
+            if not name.startswith("test_"):
+                continue
+            test = getattr(module, name)
+            mark = next(m for m in test.pytestmark if m.name == "parametrize")
+            names = [n.strip() for n in mark.args[0].split(",")]
+            cases.append((name, test, [dict(zip(names, p.values)) for p in mark.args[1]]))
+    return cases
+
+
+def measure_property(test, param_sets, examples: int) -> tuple[int, float]:
+    """Run every parameter set of ``test`` for ``examples`` examples; (examples run, seconds)."""
+    import pytest
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+
+    counted = {"n": 0}
+    inner = test.hypothesis.inner_test
+
+    def counting(*args, **kwargs):
+        counted["n"] += 1
+        return inner(*args, **kwargs)
+
+    wrapped = settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )(given(data=st.data())(counting))
+    start = time.perf_counter()
+    for params in param_sets:
+        try:
+            wrapped(**params)
+        except pytest.skip.Exception:
+            pass
+    return counted["n"], time.perf_counter() - start
+
+
+def full_run() -> tuple[float, float, str]:
+    """Wall time, peak worker RSS (MiB) and summary line of `pytest -n auto` (dev profile)."""
+    env = {**os.environ, "KMASK_PROFILE": os.environ.get("KMASK_PROFILE", "dev")}
+    env.pop("CI", None)
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "auto", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    wall = time.perf_counter() - start
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-300:]
+    return wall, peak_rss_mib(resource.RUSAGE_CHILDREN), summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=10, help="examples per parameter set")
+    parser.add_argument("--full-run", action="store_true", help="also time `pytest -n auto`")
+    parser.add_argument("--only", help="substring of the property names to measure")
+    args = parser.parse_args(argv)
+
+    from kmask.keras_compat import describe
+
+    print(f"# {describe()}, {os.cpu_count()} cores, {args.examples} examples per case")
+    print(f"{'property':48} {'cases':>5} {'examples':>8} {'seconds':>8} {'ex/s':>6}")
+    for name, test, param_sets in property_cases():
+        if args.only and args.only not in name:
+            continue
+        n, seconds = measure_property(test, param_sets, args.examples)
+        print(f"{name:48} {len(param_sets):5d} {n:8d} {seconds:8.1f} {n / seconds:6.1f}", flush=True)
+    print(f"peak RSS of this process: {peak_rss_mib():.0f} MiB")
+    if args.full_run:
+        wall, rss, summary = full_run()
+        print(f"pytest -n auto: {wall:.0f} s wall, peak worker RSS {rss:.0f} MiB ({summary})")
+
+
+if __name__ == "__main__":
+    main()

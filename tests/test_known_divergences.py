@@ -1,0 +1,62 @@
+"""Each recorded divergence reproduces exactly where it is recorded, and nowhere else."""
+
+import numpy as np
+import pytest
+
+from kmask.divergences import DIVERGENCES
+from strategies import LayerSpec, PaddedBatch, StackSpec
+
+from .test_execution_modes import check_modes_agree
+from .test_padding_invisible import check_padded_equals_alone
+
+
+def _tokens(rows, timesteps):
+    values = np.zeros((len(rows), timesteps), np.int32)
+    for i, row in enumerate(rows):
+        values[i, : len(row)] = row
+    return PaddedBatch("embedding", values, values != 0)
+
+
+def bidirectional_unroll_witness():
+    lstm = LayerSpec.make(
+        "LSTM", units=3, return_sequences=True, return_state=False, go_backwards=False, unroll=True
+    )
+    spec = StackSpec("embedding", (LayerSpec.make("Bidirectional", layer=lstm, merge_mode="concat"),))
+    check_padded_equals_alone(spec, "functional", _tokens([[3, 5]], 4))
+
+
+def timedistributed_predict_witness():
+    dense = LayerSpec.make("Dense", units=3)
+    spec = StackSpec("embedding", (LayerSpec.make("TimeDistributed", layer=dense),))
+    check_modes_agree(spec, "predict", _tokens([[1, 2], [3]], 6))
+    check_modes_agree(spec, "predict", _tokens([[1, 2], [3]], 9))
+
+
+WITNESSES = {
+    "bidirectional-unroll-zeroes-backward": bidirectional_unroll_witness,
+    "timedistributed-predict-second-length": timedistributed_predict_witness,
+}
+
+
+def test_every_divergence_has_a_witness():
+    """Every record in kmask/divergences.py can be replayed."""
+    assert set(WITNESSES) == {d.id for d in DIVERGENCES}
+
+
+@pytest.mark.parametrize("divergence", DIVERGENCES, ids=lambda d: d.id)
+def test_known_divergence(divergence):
+    """A recorded divergence fails its property on the versions it names (reported as xfail,
+    with its explanation) and passes elsewhere; either surprise fails this test."""
+    try:
+        WITNESSES[divergence.id]()
+    except AssertionError as failure:
+        if not divergence.active:
+            pytest.fail(
+                f"{divergence.explain()}\nIt reproduces on this Keras too: widen its versions.\n{failure}"
+            )
+        pytest.xfail(divergence.explain())
+    if divergence.active:
+        pytest.fail(
+            f"unexpected pass: {divergence.explain()}\nKeras no longer diverges here: "
+            "narrow the versions in kmask/divergences.py."
+        )
