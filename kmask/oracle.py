@@ -23,11 +23,6 @@ def alone_positions(spec: StackSpec, batch: PaddedBatch) -> np.ndarray:
     return index
 
 
-def processing_order_mask(layer_reverses: bool, mask: np.ndarray) -> np.ndarray:
-    """The mask in the order a recurrent layer's output steps are emitted."""
-    return mask[:, ::-1] if layer_reverses else mask
-
-
 def held_outputs(outputs: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """What a recurrent ``return_sequences`` output must hold at every step: the output of
     the last real step so far, or zeros (the initial output) before the first one."""

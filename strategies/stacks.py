@@ -150,10 +150,6 @@ class StackSpec:
         )
 
     @property
-    def output_count(self) -> int:
-        return self.layers[-1].output_count if self.layers else 1
-
-    @property
     def depth(self) -> int:
         return len(self.layers) + 1
 
