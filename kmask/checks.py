@@ -8,6 +8,7 @@ from strategies import PaddedBatch, StackSpec
 
 from .compare import assert_close, tolerance
 from .oracle import alone_positions
+from .run import call_eagerly
 
 
 def real_steps_in_order(positions_row: np.ndarray) -> np.ndarray:
@@ -47,3 +48,13 @@ def assert_same_real_outputs(
                 assert_close(out_a[i, steps_a], out_b[j, steps_b], tol, where + ", real steps")
             else:
                 assert_close(out_a[i], out_b[j], tol, where + ", final output")
+
+
+def assert_eager_runs_agree(spec: StackSpec, model_a, batch_a, model_b, batch_b, what: str) -> None:
+    """``model_a`` on ``batch_a`` and ``model_b`` on ``batch_b``, called eagerly, agree row by
+    row at every real step and in every final output."""
+    rows = range(batch_a.batch_size)
+    assert_same_real_outputs(
+        spec, batch_a, call_eagerly(model_a, batch_a), rows,
+        batch_b, call_eagerly(model_b, batch_b), rows, what,
+    )

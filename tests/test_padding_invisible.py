@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from kmask.build import model_for
-from kmask.checks import assert_same_real_outputs
+from kmask.checks import assert_eager_runs_agree, assert_same_real_outputs
 from kmask.run import call_eagerly, call_rows_alone
 from strategies import APIS, CATALOG, PaddedBatch, supported
 
@@ -77,11 +77,9 @@ EXTRA_PADDING = 3
 
 def check_extra_padding_ignored(spec, api, batch):
     longer = batch.extended(EXTRA_PADDING)
-    outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch)
-    longer_outputs = call_eagerly(model_for(spec, api, longer.timesteps), longer)
-    rows = range(batch.batch_size)
-    assert_same_real_outputs(
-        spec, batch, outputs, rows, longer, longer_outputs, rows,
+    assert_eager_runs_agree(
+        spec, model_for(spec, api, batch.timesteps), batch,
+        model_for(spec, api, longer.timesteps), longer,
         f"padded vs {EXTRA_PADDING} more padded steps",
     )
 
@@ -97,12 +95,9 @@ def test_real_outputs_ignore_extra_padding(focus, api, data):
 
 def check_masking_layer_equals_true_mask(spec, api, batch):
     explicit = dataclasses.replace(spec, style="explicit")  # same layers, same weights
-    outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch)
-    truth = dataclasses.replace(batch, style="explicit")
-    expected = call_eagerly(model_for(explicit, api, batch.timesteps), truth)
-    rows = range(batch.batch_size)
-    assert_same_real_outputs(
-        spec, batch, outputs, rows, truth, expected, rows,
+    assert_eager_runs_agree(
+        spec, model_for(spec, api, batch.timesteps), batch,
+        model_for(explicit, api, batch.timesteps), dataclasses.replace(batch, style="explicit"),
         f"Masking(mask_value={spec.mask_value}) vs the true mask passed explicitly",
     )
 
