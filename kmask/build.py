@@ -1,12 +1,14 @@
 """Turn a :class:`~strategies.StackSpec` into Sequential, Functional or subclassed Keras models.
 
 All three APIs get identical weights: every weight is drawn, in ``get_weights()``
-order, from ``numpy.random.default_rng(spec.weight_seed)``, the same recipe the
-bug-report scripts print. Built models are cached (:func:`model_for`) because
+order, from ``numpy.random.default_rng(spec.weight_seed)``, a recipe short enough
+to restate in a standalone bug-report script. Built models are cached (:func:`model_for`) because
 building costs 10-300 ms and the properties reuse each model for many examples.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
@@ -97,8 +99,6 @@ class StackModel(keras.Model):
 
 
 def _takes_mask(layer) -> bool:
-    import inspect
-
     return "mask" in inspect.signature(layer.call).parameters
 
 
