@@ -80,9 +80,6 @@ DIVERGENCES = (
     ),
 )
 
-BY_ID = {d.id: d for d in DIVERGENCES}
-
-
 def active_matches(spec: StackSpec, how: str) -> list[Divergence]:
     """The divergences active on the installed Keras that ``spec`` hits when built with the
     API ``how`` (``"functional"``...) or run in the execution mode ``how`` (``"predict"``...)."""

@@ -16,4 +16,9 @@ def stacks_without_known_divergences(focus, api, how=None, **kwargs) -> st.Searc
     divergence = covering(focus, how)
     if divergence:
         pytest.skip(f"{divergence.explain()} (replayed by test_known_divergences)")
-    return stacks(focus, api=api, **kwargs).filter(lambda spec: not active_matches(spec, how))
+    return without_known_divergences(stacks(focus, api=api, **kwargs), how)
+
+
+def without_known_divergences(specs: st.SearchStrategy, how: str) -> st.SearchStrategy:
+    """``specs`` minus those that hit a divergence active on the installed Keras under ``how``."""
+    return specs.filter(lambda spec: not active_matches(spec, how))
