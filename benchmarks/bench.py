@@ -27,20 +27,17 @@ def peak_rss_mib(who=resource.RUSAGE_SELF) -> float:
 
 
 def property_cases():
-    """(name, inner test, list of parameter dicts) for every property in tests/."""
-    from tests import test_execution_modes as modes
-    from tests import test_padding_invisible as invisible
-    from tests import test_recurrent_padding as recurrent
+    """(name, property, list of parameter dicts) for every Hypothesis property in tests/."""
+    from selfchecks.test_coverage import properties
 
     cases = []
-    for module in (invisible, recurrent, modes):
-        for name in sorted(dir(module)):
-            if not name.startswith("test_"):
-                continue
-            test = getattr(module, name)
-            mark = next(m for m in test.pytestmark if m.name == "parametrize")
-            names = [n.strip() for n in mark.args[0].split(",")]
-            cases.append((name, test, [dict(zip(names, p.values)) for p in mark.args[1]]))
+    for test in sorted(properties(), key=lambda t: (t.__module__, t.__name__)):
+        mark = next((m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"), None)
+        if mark is None:
+            cases.append((test.__name__, test, [{}]))
+            continue
+        names = [n.strip() for n in mark.args[0].split(",")]
+        cases.append((test.__name__, test, [dict(zip(names, p.values)) for p in mark.args[1]]))
     return cases
 
 

@@ -28,8 +28,9 @@ class Divergence:
     reason: str
     """What Keras does instead of the property, in one sentence."""
     upstream: str
-    matches: Callable[[StackSpec, str], bool]
-    """Whether a spec hits this divergence when built with an API or run in an execution mode."""
+    matches: Callable[[StackSpec, str], bool] = lambda spec, how: False
+    """Whether a random stack hits this divergence when built with an API or run in an execution
+    mode (such stacks are not drawn); divergences outside the stack properties keep the default."""
     whole_cases: frozenset = frozenset()
     """(focus layer kind, API or mode) pairs where every stack hits this divergence."""
 
@@ -79,6 +80,7 @@ DIVERGENCES = (
         whole_cases=frozenset({("TimeDistributed", "predict"), ("TimeDistributed", "predict_jit")}),
     ),
 )
+
 
 def active_matches(spec: StackSpec, how: str) -> list[Divergence]:
     """The divergences active on the installed Keras that ``spec`` hits when built with the

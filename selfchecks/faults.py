@@ -1,4 +1,4 @@
-"""Plausible masking bugs, injected into the installed Keras by monkeypatching.
+"""Plausible masking bugs in the forward pass, injected into the installed Keras by monkeypatching.
 
 Each fault is a bug a Keras contributor could write: an off-by-one at the
 padding boundary, a mask honoured eagerly but dropped in graph mode, a pooling
@@ -9,28 +9,10 @@ under at least one of them; a property that no fault can fail is not a test.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-from typing import Callable
 
 from kmask.keras_compat import GENERATION, backend_impl, layers, tf
 
-
-@dataclasses.dataclass(frozen=True)
-class Fault:
-    name: str
-    bug: str
-    """The bug, as a Keras changelog would describe it."""
-    inject: Callable[[], contextlib.AbstractContextManager]
-
-
-@contextlib.contextmanager
-def _patched(owner, name, replacement):
-    original = getattr(owner, name)
-    setattr(owner, name, replacement(original))
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
+from .injection import Fault, patched, registry
 
 
 def _rnn_with(transform):
@@ -42,7 +24,7 @@ def _rnn_with(transform):
 
         return rnn
 
-    return _patched(backend_impl, "rnn", replacement)
+    return patched(backend_impl, "rnn", replacement)
 
 
 def rnn_ignores_mask():
@@ -110,8 +92,8 @@ def _masking_with(mask_fn):
         return mask_fn(inputs, self.mask_value)
 
     stack = contextlib.ExitStack()
-    stack.enter_context(_patched(layers.Masking, "call", lambda _: call))
-    stack.enter_context(_patched(layers.Masking, "compute_mask", lambda _: compute_mask))
+    stack.enter_context(patched(layers.Masking, "call", lambda _: call))
+    stack.enter_context(patched(layers.Masking, "compute_mask", lambda _: compute_mask))
     return stack
 
 
@@ -130,7 +112,7 @@ def pooling_ignores_mask():
 
         return call
 
-    return _patched(layers.GlobalAveragePooling1D, "call", replacement)
+    return patched(layers.GlobalAveragePooling1D, "call", replacement)
 
 
 def attention_ignores_key_padding():
@@ -146,52 +128,49 @@ def attention_ignores_key_padding():
 
         return compute_attention_mask
 
-    return _patched(layers.MultiHeadAttention, "_compute_attention_mask", replacement)
+    return patched(layers.MultiHeadAttention, "_compute_attention_mask", replacement)
 
 
-FAULTS = {
-    f.name: f
-    for f in (
-        Fault("rnn_ignores_mask", "RNN loops run over padded steps as if they were real.", rnn_ignores_mask),
-        Fault(
-            "rnn_one_step_past_padding",
-            "RNN loops treat the first padded step after the real ones as real (off by one).",
-            rnn_runs_one_step_past_padding_boundary,
-        ),
-        Fault(
-            "rnn_zeroes_padded_outputs",
-            "RNN layers output zeros at padded steps instead of repeating the last real output.",
-            rnn_zeroes_padded_outputs,
-        ),
-        Fault(
-            "rnn_states_run_through_padding",
-            "RNN outputs stop at padding but the returned states keep updating through it.",
-            rnn_states_run_through_padding,
-        ),
-        Fault(
-            "rnn_drops_mask_in_graph_mode",
-            "RNN loops honour the mask eagerly but drop it inside tf.function/XLA.",
-            rnn_drops_mask_in_graph_mode,
-        ),
-        Fault(
-            "masking_requires_every_feature_to_differ",
-            "Masking masks a timestep when any feature equals the mask value (all/any swapped).",
-            masking_requires_every_feature_to_differ,
-        ),
-        Fault(
-            "masking_compares_with_tolerance",
-            "Masking treats features within 1e-6 of the mask value as equal to it.",
-            masking_compares_with_tolerance,
-        ),
-        Fault(
-            "pooling_ignores_mask",
-            "GlobalAveragePooling1D averages over padded steps too.",
-            pooling_ignores_mask,
-        ),
-        Fault(
-            "attention_ignores_key_padding",
-            "MultiHeadAttention lets queries attend to padded keys.",
-            attention_ignores_key_padding,
-        ),
-    )
-}
+FAULTS = registry(
+    Fault("rnn_ignores_mask", "RNN loops run over padded steps as if they were real.", rnn_ignores_mask),
+    Fault(
+        "rnn_one_step_past_padding",
+        "RNN loops treat the first padded step after the real ones as real (off by one).",
+        rnn_runs_one_step_past_padding_boundary,
+    ),
+    Fault(
+        "rnn_zeroes_padded_outputs",
+        "RNN layers output zeros at padded steps instead of repeating the last real output.",
+        rnn_zeroes_padded_outputs,
+    ),
+    Fault(
+        "rnn_states_run_through_padding",
+        "RNN outputs stop at padding but the returned states keep updating through it.",
+        rnn_states_run_through_padding,
+    ),
+    Fault(
+        "rnn_drops_mask_in_graph_mode",
+        "RNN loops honour the mask eagerly but drop it inside tf.function/XLA.",
+        rnn_drops_mask_in_graph_mode,
+    ),
+    Fault(
+        "masking_requires_every_feature_to_differ",
+        "Masking masks a timestep when any feature equals the mask value (all/any swapped).",
+        masking_requires_every_feature_to_differ,
+    ),
+    Fault(
+        "masking_compares_with_tolerance",
+        "Masking treats features within 1e-6 of the mask value as equal to it.",
+        masking_compares_with_tolerance,
+    ),
+    Fault(
+        "pooling_ignores_mask",
+        "GlobalAveragePooling1D averages over padded steps too.",
+        pooling_ignores_mask,
+    ),
+    Fault(
+        "attention_ignores_key_padding",
+        "MultiHeadAttention lets queries attend to padded keys.",
+        attention_ignores_key_padding,
+    ),
+)

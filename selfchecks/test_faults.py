@@ -1,24 +1,13 @@
-"""Every property fails under a plausible injected fault (and so can fail at all)."""
+"""Every forward property fails under a plausible injected fault (and so can fail at all)."""
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 
 from tests import test_execution_modes as modes
 from tests import test_padding_invisible as invisible
 from tests import test_recurrent_padding as recurrent
 
 from .faults import FAULTS
-
-UNDER_FAULT = settings(
-    max_examples=60,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    phases=[Phase.generate],  # a failure is all we need; shrinking it would cost minutes
-    report_multiple_bugs=False,
-    suppress_health_check=list(HealthCheck),
-)
+from .injection import assert_property_fails, case_params
 
 # fault -> the property and parameters it must break
 CASES = [
@@ -40,33 +29,7 @@ CASES = [
 ]
 
 
-def under_fault_settings(prop):
-    """``prop`` re-wrapped with the self-check settings (the original keeps its own)."""
-    return UNDER_FAULT(given(data=st.data())(prop.hypothesis.inner_test))
-
-
-@pytest.mark.parametrize(
-    "fault, prop, params",
-    [pytest.param(f, p, kw, id=f"{f}-{p.__name__}-{'-'.join(kw.values())}") for f, p, kw in CASES],
-)
+@pytest.mark.parametrize("fault, prop, params", case_params(CASES))
 def test_property_fails_under_fault(fault, prop, params):
     """The property reports a failure when ``fault`` is injected into Keras."""
-    with FAULTS[fault].inject():
-        with pytest.raises(AssertionError):
-            under_fault_settings(prop)(**params)
-
-
-def test_every_fault_is_used():
-    """Each fault in the catalogue breaks at least one property here."""
-    assert {f for f, _, _ in CASES} == set(FAULTS)
-
-
-def test_every_property_has_a_fault():
-    """Each property in tests/ is broken by at least one fault."""
-    props = {
-        getattr(module, name)
-        for module in (invisible, recurrent, modes)
-        for name in dir(module)
-        if name.startswith("test_")
-    }
-    assert props == {p for _, p, _ in CASES}
+    assert_property_fails(FAULTS[fault], prop, params)
