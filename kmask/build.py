@@ -114,10 +114,15 @@ def _subclassed(spec: StackSpec, timesteps):
 BUILDERS = {"sequential": _sequential, "functional": _functional, "subclassed": _subclassed}
 
 
+def uniform_weights(seed: int, shapes) -> list[np.ndarray]:
+    """Weight arrays of ``shapes`` drawn uniformly in [-0.6, 0.6] from ``default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-WEIGHT_SCALE, WEIGHT_SCALE, size=s).astype(np.float32) for s in shapes]
+
+
 def weights_for(spec: StackSpec, shapes) -> list[np.ndarray]:
     """The deterministic weights of ``spec`` for weight arrays of ``shapes``."""
-    rng = np.random.default_rng(spec.weight_seed)
-    return [rng.uniform(-WEIGHT_SCALE, WEIGHT_SCALE, size=s).astype(np.float32) for s in shapes]
+    return uniform_weights(spec.weight_seed, shapes)
 
 
 def build(spec: StackSpec, api: str, timesteps: int | None = None):

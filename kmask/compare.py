@@ -22,6 +22,16 @@ def tolerance(depth: int, timesteps: int, width: int = 6) -> float:
     return WORK_FACTOR * FLOAT32_EPS * depth * (timesteps + width)
 
 
+def loss_tolerance(depth: int, timesteps: int) -> float:
+    """Tolerance for a loss or metric computed from a model's outputs.
+
+    The outputs carry :func:`tolerance` of relative error (one more layer for the head);
+    a squared error or a log of a probability at most doubles a relative error, and the
+    float32 sum over at most 4 x 9 x 3 terms adds about 108 eps, far below that.
+    """
+    return 2 * tolerance(depth + 1, timesteps)
+
+
 def assert_close(actual, expected, tol: float, what: str) -> None:
     """Fail with ``what``, the first mismatch and the tolerance unless arrays agree within ``tol``.
 

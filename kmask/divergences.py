@@ -18,6 +18,7 @@ from packaging.specifiers import SpecifierSet
 from strategies import StackSpec
 
 from .keras_compat import KERAS_VERSION
+from .mask_rules import concatenates_unmasked_on_time_axis
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +80,75 @@ DIVERGENCES = (
         and any(layer.kind == "TimeDistributed" for layer in spec.layers),
         whole_cases=frozenset({("TimeDistributed", "predict"), ("TimeDistributed", "predict_jit")}),
     ),
+    Divergence(
+        id="loss-all-padded-batch-nan",
+        keras="<3",
+        reason=(
+            "A batch without any real timestep gets a NaN loss, because Keras 2's apply_valid_mask "
+            "scales the mask by total/valid with valid = 0 (Keras 3 uses divide_no_nan and reports 0)."
+        ),
+        upstream="none found for tf.keras (searched keras-team/keras and tf-keras issues, "
+        "2026-11-29); the same NaN was fixed in multi-backend Keras by "
+        "https://github.com/keras-team/keras/pull/11643",
+    ),
+    Divergence(
+        id="sample-weight-sequence-outputs-fail",
+        keras=">=3.15",
+        reason=(
+            "fit/evaluate/*_on_batch with sample_weight (per sample or per timestep) on a sequence "
+            "output fail with a shape error, masked or not (seen on Keras 3.15.1), although the "
+            "docs promise per-timestep weights for temporal data."
+        ),
+        upstream="none found for Keras 3 (searched keras-team/keras issues, 2026-11-29); "
+        "related Keras 2 report: https://github.com/keras-team/keras/issues/15181",
+    ),
+    Divergence(
+        id="jit-timestep-sample-weight-fails",
+        keras="<3",
+        reason=(
+            "With jit_compile=True, per-timestep sample weights of shape (batch, timesteps) fail "
+            "under XLA ('Tried to explicitly squeeze dimension'), while the same call without XLA "
+            "works."
+        ),
+        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-11-29)",
+    ),
+    Divergence(
+        id="class-weight-misreads-sequence-targets",
+        keras="<3",
+        reason=(
+            "fit(class_weight=...) with integer targets of shape (batch, timesteps) takes the "
+            "argmax over the time axis as each sample's class and weighs the whole sequence by it, "
+            "silently, instead of weighing each timestep by its own class or refusing."
+        ),
+        upstream="related: https://github.com/keras-team/keras/issues/1624 (class_weight is "
+        "ill-defined for sequence targets; use per-timestep sample_weight)",
+    ),
+    Divergence(
+        id="concatenate-time-axis-unmasked-input",
+        keras="<3",
+        reason=(
+            "Concatenate(axis=1) over a masked and an unmasked sequence fails to build, because "
+            "compute_mask fills the missing mask with ones shaped like the whole input list."
+        ),
+        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-11-29)",
+        matches=lambda spec, how: how == "graph" and concatenates_unmasked_on_time_axis(spec),
+    ),
+    Divergence(
+        id="multiheadattention-strips-input-masks",
+        keras=">=3.0",
+        reason=(
+            "MultiHeadAttention deletes the mask attached to its query, value and key tensors when "
+            "called eagerly, so a model output that also feeds it comes back without its mask."
+        ),
+        upstream="related: https://github.com/keras-team/keras/issues/20455 (masks around "
+        "MultiHeadAttention); none found for the deletion itself (searched 2026-11-29)",
+        matches=lambda spec, how: how == "graph"
+        and any(layer.kind == "MultiHeadAttention" for layer in spec.layers),
+    ),
 )
+
+
+BY_ID = {d.id: d for d in DIVERGENCES}
 
 
 def active_matches(spec: StackSpec, how: str) -> list[Divergence]:
