@@ -15,7 +15,7 @@ import numpy as np
 
 from strategies import LayerSpec, StackSpec
 
-from .build import CACHE, build, weights_for
+from .build import CACHE, build, uniform_weights, weights_for
 from .keras_compat import keras, tf
 from .loss_reference import ACCURACY_FOR_TARGET, LOSSES
 from .run import as_list
@@ -121,3 +121,37 @@ def compiled_for(spec: StackSpec, api: str, loss: str, execution: str, timesteps
     timesteps = timesteps if spec.needs_fixed_timesteps else None
     key = ("compiled", spec, api, loss, execution, timesteps)
     return CACHE.get(key, lambda: CompiledModel(spec, api, loss, execution, timesteps))
+
+
+OUTPUT_NAMES = ("first", "second")
+
+
+class TwoMaskModel:
+    """Two inputs with different masks, one output each, compiled with one loss per output:
+    ``Masking(mask_value) -> Dense(3, name="first")`` and
+    ``Embedding(mask_zero=True) -> Dense(3, name="second")``."""
+
+    def __init__(self, losses: tuple[str, str], execution: str, mask_value: float):
+        features = keras.Input((None, 2), name="features")
+        tokens = keras.Input((None,), dtype="int32", name="tokens")
+        first = keras.layers.Dense(3, name="first")(keras.layers.Masking(mask_value)(features))
+        embedded = keras.layers.Embedding(12, 2, mask_zero=True)(tokens)
+        second = keras.layers.Dense(3, name="second")(embedded)
+        self.model = keras.Model([features, tokens], [first, second])
+        self.model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.0),
+            loss={name: keras_loss(loss) for name, loss in zip(OUTPUT_NAMES, losses)},
+            run_eagerly=execution == "eager",
+            jit_compile=execution == "jit",
+        )
+
+    def set_weights(self, seed: int) -> None:
+        self.model.set_weights(uniform_weights(seed, [w.shape for w in self.model.get_weights()]))
+
+    def predict_eagerly(self, inputs) -> list[np.ndarray]:
+        return as_list(self.model(inputs, training=False))
+
+
+def two_mask_model_for(losses: tuple[str, str], execution: str, mask_value: float) -> TwoMaskModel:
+    key = ("two_masks", losses, execution, mask_value)
+    return CACHE.get(key, lambda: TwoMaskModel(losses, execution, mask_value))

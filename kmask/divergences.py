@@ -18,7 +18,7 @@ from packaging.specifiers import SpecifierSet
 from strategies import StackSpec
 
 from .keras_compat import KERAS_VERSION
-from .mask_rules import concatenates_unmasked_on_time_axis
+from .mask_rules import concatenates_unmasked_on_time_axis, shares_attention_input
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,9 +106,10 @@ DIVERGENCES = (
         id="jit-timestep-sample-weight-fails",
         keras="<3",
         reason=(
-            "With jit_compile=True, per-timestep sample weights of shape (batch, timesteps) fail "
-            "under XLA ('Tried to explicitly squeeze dimension'), while the same call without XLA "
-            "works."
+            "On a model compiled with jit_compile=True that has been called with per-sample "
+            "weights, a call with per-timestep weights of shape (batch, timesteps) retraces with a "
+            "rank-generic squeeze that XLA cannot compile ('Tried to explicitly squeeze "
+            "dimension'), masked or not; without XLA the same calls work."
         ),
         upstream="none found (searched keras-team/keras and tf-keras issues, 2026-11-29)",
     ),
@@ -138,12 +139,34 @@ DIVERGENCES = (
         keras=">=3.0",
         reason=(
             "MultiHeadAttention deletes the mask attached to its query, value and key tensors when "
-            "called eagerly, so a model output that also feeds it comes back without its mask."
+            "called, so a model output that also feeds it comes back without its mask, and a "
+            "second MultiHeadAttention reading the same tensor attends to padding and returns "
+            "no mask."
         ),
         upstream="related: https://github.com/keras-team/keras/issues/20455 (masks around "
         "MultiHeadAttention); none found for the deletion itself (searched 2026-11-29)",
-        matches=lambda spec, how: how == "graph"
-        and any(layer.kind == "MultiHeadAttention" for layer in spec.layers),
+        matches=lambda spec, how: how == "graph" and shares_attention_input(spec),
+    ),
+    Divergence(
+        id="nested-model-symbolic-mask-dropped",
+        keras=">=3.0",
+        reason=(
+            "A Sequential model nested in a Functional model attaches no mask to its symbolic "
+            "output (eager calls still carry the mask), unlike Keras 2."
+        ),
+        upstream="https://github.com/keras-team/keras/issues/18417 (open; fix proposed in "
+        "https://github.com/keras-team/keras/pull/23175)",
+    ),
+    Divergence(
+        id="masking-compares-in-compute-dtype",
+        keras=">=2.12",
+        reason=(
+            "Under a mixed_float16 or mixed_bfloat16 policy, Masking compares its inputs with "
+            "mask_value after casting them to the 16-bit compute dtype, so a real timestep whose "
+            "every feature rounds to mask_value is masked (seen on Keras 2.15 and 3.15.1)."
+        ),
+        upstream="none found (searched keras-team/keras and keras-team/tf-keras issues, "
+        "2026-11-29)",
     ),
 )
 

@@ -69,21 +69,29 @@ GENERATION = KERAS_VERSION.major  # 2 or 3
 layers = keras.layers
 
 
-def _backend_impl():
-    """The module whose ``rnn`` function runs every recurrent loop (patched by self-checks)."""
+PACKAGE = "tf_keras" if keras.__name__.startswith("tf_keras") else "keras"
+"""The distribution the Keras under test comes from (tf.keras on TF <= 2.15 is ``keras`` 2.x)."""
+
+
+def keras_internal(name: str):
+    """The Keras-internal module ``name`` (e.g. ``"utils.losses_utils"``), for self-checks that
+    patch Keras; Keras 2.13+ and 3 keep internals under ``src``, Keras 2.12 does not."""
     import importlib
 
-    package = keras.__name__.split(".")[0]
-    if package == "tensorflow":  # tf.keras on TF <= 2.15 is the keras 2.x package
-        package = "keras"
-    for name in (f"{package}.src.backend", f"{package}.backend"):
+    for path in (f"{PACKAGE}.src.{name}", f"{PACKAGE}.{name}"):
         try:
-            module = importlib.import_module(name)
+            return importlib.import_module(path)
         except ImportError:
             continue
-        if hasattr(module, "rnn"):
-            return module
-    raise KerasUnavailable(f"cannot locate the backend module of {package} {KERAS_VERSION}")
+    raise KerasUnavailable(f"cannot locate {PACKAGE}'s internal module {name!r} ({KERAS_VERSION})")
+
+
+def _backend_impl():
+    """The module whose ``rnn`` function runs every recurrent loop (patched by self-checks)."""
+    module = keras_internal("backend")
+    if not hasattr(module, "rnn"):
+        raise KerasUnavailable(f"{module.__name__} has no rnn function ({KERAS_VERSION})")
+    return module
 
 
 backend_impl = _backend_impl()

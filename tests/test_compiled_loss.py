@@ -235,3 +235,74 @@ def test_loss_ignores_padded_targets(loss, data):
         other = data.draw(targets(ref.LOSSES[loss][1], case.mask), label="other_padded_targets")
     mask = case.mask if case.targets.ndim == 2 else case.mask[..., None]
     check_padded_targets_ignored(case, np.where(mask, case.targets, other).astype(case.targets.dtype))
+
+
+def _one_case(loss="mean_absolute_error", execution="graph", method="test_on_batch", **changes):
+    """A fixed case for the divergence witnesses: Masking(0) -> Dense head, two rows."""
+    values = np.array([[[1, 2], [3, 0.5], [0, 0]], [[0.5, 1], [0, 0], [0, 0]]], np.float32)
+    mask = np.any(values != 0, axis=-1)
+    case = LossCase(
+        spec=with_head(StackSpec("masking", ()), loss), api="functional", loss=loss,
+        execution=execution, method=method, batch_size=len(values), seed=1, values=values,
+        mask=mask, targets=np.linspace(-1, 1, 18, dtype=np.float32).reshape(2, 3, 3),
+        sample_weight=None,
+    )
+    return dataclasses.replace(case, **changes)
+
+
+def _reported_loss_or_failure(case: LossCase) -> None:
+    """``check_loss(case)``, with Keras refusing the call reported as a failed property."""
+    try:
+        check_loss(case)
+    except AssertionError:
+        raise
+    except Exception as error:  # Keras failed instead of reporting a loss
+        raise AssertionError(f"{where(case)} raised {type(error).__name__}: {error}") from error
+
+
+def all_padded_batch_witness():
+    case = _one_case()
+    _reported_loss_or_failure(dataclasses.replace(case, values=np.zeros_like(case.values),
+                                                  mask=np.zeros_like(case.mask)))
+
+
+def sequence_sample_weight_witness():
+    case = _one_case()
+    for weights in (np.array([0.5, 2], np.float32), np.full(case.mask.shape, 0.5, np.float32)):
+        _reported_loss_or_failure(dataclasses.replace(case, sample_weight=weights))
+
+
+def jit_timestep_sample_weight_witness():
+    """Per-sample then per-timestep weights work under XLA wherever they work without it."""
+    weights = (np.array([0.5, 2], np.float32), np.full((2, 3), 0.5, np.float32))
+    try:
+        for w in weights:
+            _reported_loss_or_failure(_one_case(execution="graph", sample_weight=w))
+    except AssertionError:
+        return  # sample weights fail without XLA too: that is another divergence
+    for w in weights:
+        _reported_loss_or_failure(_one_case(execution="jit", sample_weight=w))
+
+
+def class_weight_witness():
+    """fit(class_weight=) on (batch, timesteps) labels weighs each real step by its own class,
+    or refuses; it must not report another loss."""
+    case = _one_case("sparse_categorical_crossentropy", method="fit")
+    labels = np.array([[2, 0, 1], [1, 1, 0]], np.int32)
+    class_weight = {0: 1.0, 1: 3.0, 2: 0.25}
+    compiled = compiled_for(case.spec, case.api, case.loss, case.execution, 3)
+    compiled.set_weights(case.seed)
+    predictions = compiled.predict_eagerly(case.values)
+    try:
+        history = compiled.model.fit(case.values, labels, class_weight=class_weight, epochs=1,
+                                     shuffle=False, verbose=0)
+    except Exception:  # refusing is an acceptable answer for sequence targets
+        return
+    weights = np.vectorize(class_weight.get)(labels)
+    expected = ref.masked_batch_loss(
+        ref.per_step_loss(case.loss, labels, predictions), case.mask, weights
+    )
+    assert_close(
+        history.history["loss"][-1], expected, loss_tolerance(case.spec.depth, 3),
+        "fit(class_weight=...) on per-timestep labels vs each real step weighted by its class",
+    )

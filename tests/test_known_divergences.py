@@ -6,7 +6,14 @@ import pytest
 from kmask.divergences import DIVERGENCES
 from strategies import LayerSpec, PaddedBatch, StackSpec
 
+from .test_compiled_loss import (
+    all_padded_batch_witness,
+    class_weight_witness,
+    jit_timestep_sample_weight_witness,
+    sequence_sample_weight_witness,
+)
 from .test_execution_modes import check_modes_agree
+from .test_mixed_precision import masking_rounds_in_compute_dtype_witness
 from .test_padding_invisible import check_padded_equals_alone
 
 
@@ -35,6 +42,11 @@ def timedistributed_predict_witness():
 WITNESSES = {
     "bidirectional-unroll-zeroes-backward": bidirectional_unroll_witness,
     "timedistributed-predict-second-length": timedistributed_predict_witness,
+    "loss-all-padded-batch-nan": all_padded_batch_witness,
+    "sample-weight-sequence-outputs-fail": sequence_sample_weight_witness,
+    "jit-timestep-sample-weight-fails": jit_timestep_sample_weight_witness,
+    "class-weight-misreads-sequence-targets": class_weight_witness,
+    "masking-compares-in-compute-dtype": masking_rounds_in_compute_dtype_witness,
 }
 
 

@@ -1,0 +1,52 @@
+"""The seed notebook's question, answered as a regression test: does evaluate() equal my masked loss?
+
+The notebook (``shared/seed``) built Masking(0) -> LSTM(3, return_sequences=True), compiled it
+with loss 'mae', and found ``model.evaluate(X, y_true)`` = 0.7888 while its own masked loss
+was 1.1268 and its unmasked loss 1.0888. Older tf.keras divided the masked sum by every
+timestep, padded ones included: 1.1268 x 7 real / 10 steps = 0.7888, exactly what it saw.
+Keras since TF 2.12 divides by the real timesteps only, so the two must now agree.
+"""
+
+import numpy as np
+
+from kmask.build import uniform_weights
+from kmask.compare import assert_close, loss_tolerance
+from kmask.keras_compat import describe, keras, layers
+
+X = np.array(
+    [
+        [[0, 0], [0, 0], [1, 0], [0, 1], [0, 1]],
+        [[0, 0], [0, 1], [1, 0], [0, 1], [0, 1]],
+    ],
+    dtype=np.float32,
+)
+Y_TRUE = np.ones((2, 5, 3), dtype=np.float32)
+REAL = np.any(X != 0, axis=-1)  # 7 real timesteps of 10
+
+
+def seed_notebook_model():
+    """The notebook's model, with deterministic weights instead of a random initialisation."""
+    inputs = keras.Input(shape=(5, 2))
+    outputs = layers.LSTM(3, return_sequences=True)(layers.Masking(mask_value=0)(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile(loss="mae", optimizer="adam")
+    model.set_weights(uniform_weights(0, [w.shape for w in model.get_weights()]))
+    return model
+
+
+def test_seed_notebook_evaluate_equals_masked_loss():
+    """model.evaluate() on the notebook's data equals the mean absolute error over real
+    timesteps only."""
+    model = seed_notebook_model()
+    y_pred = model.predict(X, verbose=0)
+    per_step = np.abs(Y_TRUE - y_pred).mean(axis=-1)
+    masked = per_step[REAL].mean()
+    divided_by_all_steps = per_step[REAL].sum() / per_step.size
+    evaluated = model.evaluate(X, Y_TRUE, verbose=0)
+    assert_close(
+        evaluated, masked, loss_tolerance(depth=2, timesteps=5),
+        f"On {describe()}, evaluate() reports {evaluated:.6f} but the masked mae over the "
+        f"{int(REAL.sum())} real timesteps is {masked:.6f}. Older tf.keras reported the masked "
+        f"sum divided by all {per_step.size} timesteps ({divided_by_all_steps:.6f}), which is "
+        "what the seed notebook saw; see https://github.com/keras-team/keras/issues/15323",
+    )
