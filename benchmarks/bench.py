@@ -37,7 +37,8 @@ def property_cases():
             cases.append((test.__name__, test, [{}]))
             continue
         names = [n.strip() for n in mark.args[0].split(",")]
-        cases.append((test.__name__, test, [dict(zip(names, p.values)) for p in mark.args[1]]))
+        values = [p.values if hasattr(p, "values") else p if len(names) > 1 else (p,) for p in mark.args[1]]
+        cases.append((test.__name__, test, [dict(zip(names, v)) for v in values]))
     return cases
 
 
