@@ -114,6 +114,16 @@ DIVERGENCES = (
         upstream="none found (searched keras-team/keras and tf-keras issues, 2026-11-29)",
     ),
     Divergence(
+        id="padded-nonfinite-targets-poison-loss",
+        keras=">=2.12",
+        reason=(
+            "A NaN or infinite target at a padded timestep (or one whose loss overflows) makes "
+            "the loss and metrics NaN, because the mask is applied by multiplying each step's "
+            "loss by 0 rather than by selecting real steps (NaN * 0 = NaN)."
+        ),
+        upstream="https://github.com/keras-team/keras/issues/6825",
+    ),
+    Divergence(
         id="class-weight-misreads-sequence-targets",
         keras="<3",
         reason=(
@@ -156,6 +166,28 @@ DIVERGENCES = (
         ),
         upstream="https://github.com/keras-team/keras/issues/18417 (open; fix proposed in "
         "https://github.com/keras-team/keras/pull/23175)",
+    ),
+    Divergence(
+        id="claim-subclassed-masks-not-propagated",
+        keras=">=2.12",
+        reason=(
+            "The masking guide's claim that inside a subclassed layer or model masks aren't "
+            "automatically propagated is false: each layer called in call() picks up the mask "
+            "attached to its input (explicit mask= is still needed only when nothing attached one)."
+        ),
+        upstream="none found (searched keras-team/keras and tensorflow/tensorflow issues, "
+        "2026-11-29); the claim is in https://keras.io/guides/understanding_masking_and_padding/",
+    ),
+    Divergence(
+        id="claim-unsupported-layer-raises",
+        keras=">=2.12",
+        reason=(
+            "The Masking docstring's claim that a downstream layer without mask support raises an "
+            "exception is false: the layer drops the mask silently (Keras 3 warns); only Keras 2's "
+            "compute_mask raises when called directly."
+        ),
+        upstream="related: https://github.com/keras-team/keras/issues/20455 (Keras 3 warns "
+        "instead); none found for the docstring (searched 2026-11-29)",
     ),
     Divergence(
         id="masking-compares-in-compute-dtype",

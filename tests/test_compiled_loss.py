@@ -227,7 +227,7 @@ def check_padded_targets_ignored(case: LossCase, other_targets: np.ndarray):
 @given(data=st.data())
 def test_loss_ignores_padded_targets(data):
     """The reported loss does not change when the targets at padded steps change, whatever
-    they hold."""
+    finite values they hold (non-finite ones are a recorded divergence)."""
     case = data.draw(loss_cases(REPRESENTATIVE_LOSSES, "graph", methods=("test_on_batch",)), label="case")
     if case.targets.ndim == 2:  # integer labels: padded labels must stay valid classes
         other = (case.targets + 1) % 3
@@ -282,6 +282,13 @@ def jit_timestep_sample_weight_witness():
         return  # sample weights fail without XLA too: that is another divergence
     for w in weights:
         _reported_loss_or_failure(_one_case(execution="jit", sample_weight=w))
+
+
+def nonfinite_padded_targets_witness():
+    case = _one_case(loss="mean_squared_error")
+    for value in (np.nan, np.inf):
+        other = np.where(case.mask[..., None], case.targets, np.float32(value))
+        check_padded_targets_ignored(case, other)
 
 
 def class_weight_witness():
