@@ -1,6 +1,7 @@
 """Padding is invisible: real timesteps and final outputs never depend on padding."""
 
 import dataclasses
+import functools
 
 import numpy as np
 import pytest
@@ -9,7 +10,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from kmask.build import model_for
+from kmask import report
 from kmask.checks import assert_eager_runs_agree, assert_same_real_outputs
+from kmask.compare import tolerance
 from kmask.run import call_eagerly, call_rows_alone
 from strategies import APIS, CATALOG, PaddedBatch, supported
 
@@ -30,13 +33,39 @@ def unpadded(batch: PaddedBatch, i: int) -> PaddedBatch:
 
 
 def check_padded_equals_alone(spec, api, batch):
-    outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch)
-    alone = call_rows_alone(lambda n: model_for(spec, api, n), batch)
-    for i, row_outputs in alone.items():
-        assert_same_real_outputs(
-            spec, batch, outputs, [i], unpadded(batch, i), row_outputs, [0],
-            "padded batch vs the row run alone",
-        )
+    with report.reproduced_by("padded_vs_alone", lambda: padded_vs_alone_script(spec, api, batch)):
+        outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch)
+        alone = call_rows_alone(lambda n: model_for(spec, api, n), batch)
+        for i, row_outputs in alone.items():
+            assert_same_real_outputs(
+                spec, batch, outputs, [i], unpadded(batch, i), row_outputs, [0],
+                "padded batch vs the row run alone",
+            )
+
+
+def padded_vs_alone_script(spec, api, batch) -> str:
+    rows = [i for i in range(batch.batch_size) if batch.lengths[i]]
+    runs = [report.run_of("make_model", spec, batch)]
+    comparisons = []
+    for k, i in enumerate(rows, start=1):
+        alone = unpadded(batch, i)
+        runs.append(report.run_of("make_model", spec, alone))
+        comparisons += report.row_comparisons(spec, batch, 0, [i], alone, k, [0])
+    return report.script(
+        f"Padding changes what a {api} model computes: {spec}",
+        "at every real timestep and in every final output, a padded batch (run 0) gives what "
+        "each row gives when run alone without its padding (runs 1...)",
+        {"make_model": (spec, api)}, runs, comparisons, tolerance(spec.depth, batch.timesteps),
+    )
+
+
+def two_runs_script(title, expectation, spec, models, run_a, batch_a, run_b, batch_b) -> str:
+    rows = range(batch_a.batch_size)
+    return report.script(
+        title, expectation, models, [run_a, run_b],
+        report.row_comparisons(spec, batch_a, 0, rows, batch_b, 1, rows),
+        tolerance(spec.depth, max(batch_a.timesteps, batch_b.timesteps)),
+    )
 
 
 @pytest.mark.parametrize("focus, api", FOCUS_CASES)
@@ -49,13 +78,23 @@ def test_padded_batch_equals_each_sample_alone(focus, api, data):
 
 
 def check_padding_content_ignored(spec, api, batch, content):
-    both = batch.stacked(batch.with_padding_content(content))  # one call for both versions
-    outputs = call_eagerly(model_for(spec, api, both.timesteps), both)
-    n = batch.batch_size
-    assert_same_real_outputs(
-        spec, batch, [o[:n] for o in outputs], range(n), batch, [o[n:] for o in outputs], range(n),
-        "original vs other padding content",
+    other = batch.with_padding_content(content)
+    both = batch.stacked(other)  # one call for both versions
+    script = functools.partial(
+        two_runs_script,
+        f"What padded timesteps hold changes a {api} model's real outputs: {spec}",
+        "with an explicit mask, changing only the padded timesteps (run 1) changes no real "
+        "output and no final output of run 0",
+        spec, {"make_model": (spec, api)},
+        report.run_of("make_model", spec, batch), batch, report.run_of("make_model", spec, other), other,
     )
+    with report.reproduced_by("padding_content", script):
+        outputs = call_eagerly(model_for(spec, api, both.timesteps), both)
+        n = batch.batch_size
+        assert_same_real_outputs(
+            spec, batch, [o[:n] for o in outputs], range(n), batch, [o[n:] for o in outputs], range(n),
+            "original vs other padding content",
+        )
 
 
 @pytest.mark.parametrize("focus, api", FOCUS_CASES)
@@ -77,11 +116,20 @@ EXTRA_PADDING = 3
 
 def check_extra_padding_ignored(spec, api, batch):
     longer = batch.extended(EXTRA_PADDING)
-    assert_eager_runs_agree(
-        spec, model_for(spec, api, batch.timesteps), batch,
-        model_for(spec, api, longer.timesteps), longer,
-        f"padded vs {EXTRA_PADDING} more padded steps",
+    script = functools.partial(
+        two_runs_script,
+        f"More padding changes a {api} model's real outputs: {spec}",
+        f"appending {EXTRA_PADDING} more padded timesteps (run 1) changes no real output and no "
+        "final output of run 0",
+        spec, {"make_model": (spec, api)},
+        report.run_of("make_model", spec, batch), batch, report.run_of("make_model", spec, longer), longer,
     )
+    with report.reproduced_by("extra_padding", script):
+        assert_eager_runs_agree(
+            spec, model_for(spec, api, batch.timesteps), batch,
+            model_for(spec, api, longer.timesteps), longer,
+            f"padded vs {EXTRA_PADDING} more padded steps",
+        )
 
 
 @pytest.mark.parametrize("focus, api", FOCUS_CASES)
@@ -95,11 +143,23 @@ def test_real_outputs_ignore_extra_padding(focus, api, data):
 
 def check_masking_layer_equals_true_mask(spec, api, batch):
     explicit = dataclasses.replace(spec, style="explicit")  # same layers, same weights
-    assert_eager_runs_agree(
-        spec, model_for(spec, api, batch.timesteps), batch,
-        model_for(explicit, api, batch.timesteps), dataclasses.replace(batch, style="explicit"),
-        f"Masking(mask_value={spec.mask_value}) vs the true mask passed explicitly",
+    explicit_batch = dataclasses.replace(batch, style="explicit")
+    script = functools.partial(
+        two_runs_script,
+        f"Masking(mask_value={spec.mask_value}) does not mask exactly the padded timesteps: {spec}",
+        "the model with a Masking layer (run 0) gives what the same layers give with the true "
+        "mask passed explicitly (run 1), even where real timesteps hold the mask value in some "
+        "features",
+        spec, {"make_model": (spec, api), "make_explicit_model": (explicit, api)},
+        report.run_of("make_model", spec, batch), batch,
+        report.run_of("make_explicit_model", explicit, explicit_batch), explicit_batch,
     )
+    with report.reproduced_by("masking_vs_true_mask", script):
+        assert_eager_runs_agree(
+            spec, model_for(spec, api, batch.timesteps), batch,
+            model_for(explicit, api, batch.timesteps), explicit_batch,
+            f"Masking(mask_value={spec.mask_value}) vs the true mask passed explicitly",
+        )
 
 
 @pytest.mark.parametrize("focus, api", FOCUS_CASES)
