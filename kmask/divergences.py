@@ -18,7 +18,6 @@ from packaging.specifiers import SpecifierSet
 from strategies import StackSpec
 
 from .keras_compat import KERAS_VERSION
-from .mask_rules import concatenates_unmasked_on_time_axis, shares_attention_input
 
 
 @dataclasses.dataclass(frozen=True)
