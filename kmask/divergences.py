@@ -18,6 +18,7 @@ from packaging.specifiers import SpecifierSet
 from strategies import StackSpec
 
 from .keras_compat import KERAS_VERSION
+from .mask_rules import concatenates_unmasked_on_time_axis, shares_attention_input
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +133,71 @@ DIVERGENCES = (
         ),
         upstream="related: https://github.com/keras-team/keras/issues/1624 (class_weight is "
         "ill-defined for sequence targets; use per-timestep sample_weight)",
+    ),
+    Divergence(
+        id="concatenate-time-axis-unmasked-input",
+        keras="<3",
+        reason=(
+            "Concatenate(axis=1) over a masked and an unmasked sequence fails to build, because "
+            "compute_mask fills the missing mask with ones shaped like the whole input list."
+        ),
+        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-11-29)",
+        matches=lambda spec, how: how == "graph" and concatenates_unmasked_on_time_axis(spec),
+    ),
+    Divergence(
+        id="multiheadattention-strips-input-masks",
+        keras=">=3.0",
+        reason=(
+            "MultiHeadAttention deletes the mask attached to its query, value and key tensors when "
+            "called, so a model output that also feeds it comes back without its mask, and a "
+            "second MultiHeadAttention reading the same tensor attends to padding and returns "
+            "no mask."
+        ),
+        upstream="related: https://github.com/keras-team/keras/issues/20455 (masks around "
+        "MultiHeadAttention); none found for the deletion itself (searched 2026-11-29)",
+        matches=lambda spec, how: how == "graph" and shares_attention_input(spec),
+    ),
+    Divergence(
+        id="nested-model-symbolic-mask-dropped",
+        keras=">=3.0",
+        reason=(
+            "A Sequential model nested in a Functional model attaches no mask to its symbolic "
+            "output (eager calls still carry the mask), unlike Keras 2."
+        ),
+        upstream="https://github.com/keras-team/keras/issues/18417 (open; fix proposed in "
+        "https://github.com/keras-team/keras/pull/23175)",
+    ),
+    Divergence(
+        id="claim-subclassed-masks-not-propagated",
+        keras=">=2.12",
+        reason=(
+            "The masking guide's claim that inside a subclassed layer or model masks aren't "
+            "automatically propagated is false: each layer called in call() picks up the mask "
+            "attached to its input (explicit mask= is still needed only when nothing attached one)."
+        ),
+        upstream="none found (searched keras-team/keras and tensorflow/tensorflow issues, "
+        "2026-11-29); the claim is in https://keras.io/guides/understanding_masking_and_padding/",
+    ),
+    Divergence(
+        id="claim-unsupported-layer-raises",
+        keras=">=2.12",
+        reason=(
+            "The Masking docstring's claim that a downstream layer without mask support raises an "
+            "exception is false: the layer drops the mask silently (Keras 3 warns); only Keras 2's "
+            "compute_mask raises when called directly."
+        ),
+        upstream="related: https://github.com/keras-team/keras/issues/20455 (Keras 3 warns "
+        "instead); none found for the docstring (searched 2026-11-29)",
+    ),
+    Divergence(
+        id="functional-h5-mask-op-unloadable",
+        keras=">=3.0",
+        reason=(
+            "A Functional model in which Embedding(mask_zero=True) feeds a mask-consuming layer "
+            "saves to legacy .h5 but fails to load ('Unknown layer: NotEqual'): the mask op is "
+            "recorded as a graph node (.keras and Sequential models reload fine)."
+        ),
+        upstream="none found (searched keras-team/keras issues, 2026-11-29)",
     ),
 )
 

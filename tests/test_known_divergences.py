@@ -15,6 +15,13 @@ from .test_compiled_loss import (
 )
 from .test_execution_modes import check_modes_agree
 from .test_padding_invisible import check_padded_equals_alone
+from .test_mask_propagation import (
+    concatenate_time_axis_unmasked_witness,
+    multiheadattention_strips_input_masks_witness,
+)
+from .test_api_equivalence import nested_model_symbolic_mask_witness
+from .test_masking_claims import subclassed_masks_not_propagated_witness, unsupported_layer_raises_witness
+from .test_save_load import functional_h5_witness
 
 
 def _tokens(rows, timesteps):
@@ -47,6 +54,12 @@ WITNESSES = {
     "jit-timestep-sample-weight-fails": jit_timestep_sample_weight_witness,
     "padded-nonfinite-targets-poison-loss": nonfinite_padded_targets_witness,
     "class-weight-misreads-sequence-targets": class_weight_witness,
+    "concatenate-time-axis-unmasked-input": concatenate_time_axis_unmasked_witness,
+    "multiheadattention-strips-input-masks": multiheadattention_strips_input_masks_witness,
+    "nested-model-symbolic-mask-dropped": nested_model_symbolic_mask_witness,
+    "claim-subclassed-masks-not-propagated": subclassed_masks_not_propagated_witness,
+    "claim-unsupported-layer-raises": unsupported_layer_raises_witness,
+    "functional-h5-mask-op-unloadable": functional_h5_witness,
 }
 
 
