@@ -199,6 +199,17 @@ DIVERGENCES = (
         ),
         upstream="none found (searched keras-team/keras issues, 2026-11-29)",
     ),
+    Divergence(
+        id="masking-compares-in-compute-dtype",
+        keras=">=2.12",
+        reason=(
+            "Under a mixed_float16 or mixed_bfloat16 policy, Masking compares its inputs with "
+            "mask_value after casting them to the 16-bit compute dtype, so a real timestep whose "
+            "every feature rounds to mask_value is masked (seen on Keras 2.15 and 3.15.1)."
+        ),
+        upstream="none found (searched keras-team/keras and keras-team/tf-keras issues, "
+        "2026-11-29)",
+    ),
 )
 
 

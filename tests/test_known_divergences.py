@@ -14,6 +14,7 @@ from .test_compiled_loss import (
     sequence_sample_weight_witness,
 )
 from .test_execution_modes import check_modes_agree
+from .test_mixed_precision import masking_rounds_in_compute_dtype_witness
 from .test_padding_invisible import check_padded_equals_alone
 from .test_mask_propagation import (
     concatenate_time_axis_unmasked_witness,
@@ -54,6 +55,7 @@ WITNESSES = {
     "jit-timestep-sample-weight-fails": jit_timestep_sample_weight_witness,
     "padded-nonfinite-targets-poison-loss": nonfinite_padded_targets_witness,
     "class-weight-misreads-sequence-targets": class_weight_witness,
+    "masking-compares-in-compute-dtype": masking_rounds_in_compute_dtype_witness,
     "concatenate-time-axis-unmasked-input": concatenate_time_axis_unmasked_witness,
     "multiheadattention-strips-input-masks": multiheadattention_strips_input_masks_witness,
     "nested-model-symbolic-mask-dropped": nested_model_symbolic_mask_witness,

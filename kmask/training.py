@@ -1,0 +1,286 @@
+"""Training on padded batches: a masked loss, its gradients, optimizer steps, ``fit`` and
+training-mode calls, with models (and their optimizers) cached per spec and shape bucket.
+
+The loss is defined here in TensorFlow, not taken from Keras: the sum, over every real output
+position, of a fixed random projection of the outputs (:func:`masked_loss`). Its gradients come
+from ``tf.GradientTape``, which works the same on Keras 2 and on Keras 3 with the TensorFlow
+backend. Runners reset a model to the spec's deterministic weights with ``set_weights`` instead
+of rebuilding it, and run eagerly: each example draws a new stack, and tracing a gradient
+function costs 1.4-2.2 s per model against 20-70 ms for an eager call (measured on Keras 3.15
+and 2.15); the traced forward pass is what ``test_execution_modes`` checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from strategies import PaddedBatch, StackSpec
+
+from .build import CACHE, build, weights_for
+from .keras_compat import GENERATION, keras, tf
+from .oracle import alone_positions
+
+SGD_LEARNING_RATE = 0.1
+ADAM_LEARNING_RATE = 1e-3
+ADAM_EPSILON = 1e-3
+"""Adam's first step is ``lr * g / (|g| + epsilon)``: its sensitivity to ``g`` is at most
+``lr / epsilon``, 1 here, so weights after a step differ no more than the gradients do. With
+Keras's default epsilon (1e-7) a gradient that is zero up to rounding would move a weight by up
+to ``lr``."""
+FIT_EPOCHS = 2
+
+
+def real_outputs(spec: StackSpec, batch: PaddedBatch) -> np.ndarray:
+    """``(batch, timesteps)`` bool: the positions of a sequence output that hold real steps
+    (reversed after a ``go_backwards`` layer that returns sequences)."""
+    return alone_positions(spec, batch) >= 0
+
+
+def projection(spec: StackSpec, index: int, width: int) -> np.ndarray:
+    """The fixed random projection of output ``index``: ``width`` values in [-1, 1]."""
+    rng = np.random.default_rng([spec.weight_seed, 7919, index])
+    return rng.uniform(-1.0, 1.0, size=width).astype(np.float32)
+
+
+def masked_loss(spec: StackSpec, outputs, real, rows):
+    """Sum over the rows where ``rows`` is True, and over their real positions ``real``, of each
+    output projected on :func:`projection` (final outputs count once per row)."""
+    total = tf.constant(0.0)
+    for k, out in enumerate(outputs):
+        out = tf.cast(out, tf.float32)
+        projected = tf.reduce_sum(out * projection(spec, k, out.shape[-1]), axis=-1)
+        if out.shape.rank == 3:
+            projected = tf.where(real, projected, tf.zeros_like(projected))
+            projected = tf.reduce_sum(projected, axis=1)
+        total += tf.reduce_sum(tf.where(rows, projected, tf.zeros_like(projected)))
+    return total
+
+
+def _call(model, values, mask, training):
+    if mask is None:
+        return as_tensors(model(values, training=training))
+    return as_tensors(model(values, mask=mask, training=training))
+
+
+def as_tensors(outputs) -> list:
+    """A model's outputs as a list of tensors."""
+    if isinstance(outputs, dict):
+        return list(outputs.values())
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+class GradientRunner:
+    """One model of a spec and its optimizers, reused across examples."""
+
+    def __init__(self, spec: StackSpec, api: str, timesteps: int | None):
+        self.spec = spec
+        self.model = build(spec, api, timesteps)
+        self.initial = weights_for(spec, [w.shape for w in self.model.get_weights()])
+        self.optimizers = {}
+
+    def reset(self):
+        """Back to the spec's deterministic weights."""
+        self.model.set_weights(self.initial)
+
+    def gradients(self, batch: PaddedBatch, first_rows: int | None = None):
+        """``(input gradient, weight gradients of rows [:first_rows], of rows [first_rows:])``
+        of :func:`masked_loss`, as NumPy; ``first_rows`` defaults to the whole batch."""
+        first_rows = batch.batch_size if first_rows is None else first_rows
+        first_part = tf.constant(np.arange(batch.batch_size) < first_rows)
+        explicit = batch.style == "explicit"
+        values = tf.constant(batch.values)
+        real = tf.constant(real_outputs(self.spec, batch))
+        weights = self.model.trainable_variables
+        with tf.GradientTape(persistent=True) as tape:
+            if explicit:
+                tape.watch(values)
+            mask = tf.constant(batch.mask) if explicit else None
+            outputs = _call(self.model, values, mask, training=False)
+            loss_a = masked_loss(self.spec, outputs, real, first_part)
+            loss_b = masked_loss(self.spec, outputs, real, tf.logical_not(first_part))
+            loss = loss_a + loss_b
+        grads_a = tape.gradient(loss_a, weights, unconnected_gradients="zero")
+        grads_b = tape.gradient(loss_b, weights, unconnected_gradients="zero")
+        inputs = np.asarray(tape.gradient(loss, values)) if explicit else None
+        del tape
+        return inputs, [np.asarray(g) for g in grads_a], [np.asarray(g) for g in grads_b]
+
+    def step(self, batch: PaddedBatch, optimizer: str) -> list[np.ndarray]:
+        """The weights after one ``optimizer`` step on ``batch`` from the spec's weights."""
+        self.reset()
+        opt, fresh = self._optimizer(optimizer)
+        for variable, value in zip(opt.variables, fresh):
+            variable.assign(value)
+        _, grads, _ = self.gradients(batch)
+        if grads:  # a stack of Masking and pooling alone has no weights to train
+            variables = self.model.trainable_variables
+            opt.apply_gradients(zip([tf.constant(g) for g in grads], variables))
+        return self.model.get_weights()
+
+    def _optimizer(self, name: str):
+        """The runner's optimizer ``name`` and the values its variables start from."""
+        if name not in self.optimizers:
+            if name == "SGD":
+                opt = keras.optimizers.SGD(learning_rate=SGD_LEARNING_RATE)
+            elif name == "Adam":
+                opt = keras.optimizers.Adam(learning_rate=ADAM_LEARNING_RATE, epsilon=ADAM_EPSILON)
+            else:
+                raise ValueError(f"unknown optimizer {name!r}; choose SGD or Adam")
+            opt.build(self.model.trainable_variables)
+            self.optimizers[name] = (opt, [np.asarray(v) for v in opt.variables])
+        return self.optimizers[name]
+
+
+def gradient_runner(spec: StackSpec, api: str, timesteps: int) -> GradientRunner:
+    """The cached runner of ``(spec, api)`` (per timestep bucket only for unrolled RNNs)."""
+    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    key = ("gradients", spec, api, timesteps)
+    return CACHE.get(key, lambda: GradientRunner(spec, api, timesteps))
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def fit_loss(spec: StackSpec):
+    """The per-position loss ``fit`` minimises: the projected output (``y_true`` is unused).
+
+    Keras masks it with the output's mask and averages it over the real positions."""
+    def loss(y_true, y_pred):
+        y_pred = tf.cast(y_pred, tf.float32)
+        return tf.reduce_sum(y_pred * projection(spec, 0, y_pred.shape[-1]), axis=-1)
+
+    return loss
+
+
+class FitRunner:
+    """One single-output model of a spec, reset and re-compiled for every ``fit``.
+
+    ``fit`` runs eagerly (``run_eagerly=True``): the padding semantics of the training loop
+    (loss masking and averaging) are those of the compiled loop, and a trace per example and
+    shape would cost more than the whole fit."""
+
+    def __init__(self, spec: StackSpec, api: str, timesteps: int | None):
+        self.spec = spec
+        self.model = build(spec, api, timesteps)
+        self.initial = weights_for(spec, [w.shape for w in self.model.get_weights()])
+
+    def fit(self, batch: PaddedBatch) -> list[np.ndarray]:
+        """The weights after :data:`FIT_EPOCHS` epochs of SGD on ``batch``, unshuffled, from
+        the spec's weights."""
+        if batch.style == "explicit":
+            raise ValueError("fit() cannot take an explicit mask")
+        self.model.set_weights(self.initial)
+        self.model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=SGD_LEARNING_RATE),
+            loss=fit_loss(self.spec),
+            run_eagerly=True,
+        )
+        shape = self.model.output_shape  # y_true is unused; it only has to match y_pred
+        steps = (batch.timesteps,) if len(shape) == 3 else ()
+        targets = np.zeros((batch.batch_size,) + steps + shape[-1:], np.float32)
+        self.model.fit(
+            batch.values, targets, batch_size=batch.batch_size, epochs=FIT_EPOCHS,
+            shuffle=False, verbose=0,
+        )
+        return self.model.get_weights()
+
+
+def fit_runner(spec: StackSpec, api: str, timesteps: int) -> FitRunner:
+    """The cached fit runner of ``(spec, api)`` (per timestep bucket only for unrolled RNNs)."""
+    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    return CACHE.get(("fit", spec, api, timesteps), lambda: FitRunner(spec, api, timesteps))
+
+
+# --------------------------------------------------------------------------- training mode
+
+
+KERAS2_GLOBAL_SEED = 1234
+"""Set before every Keras 2 training-mode call (Keras 3 needs no global seed)."""
+
+
+def _keras2_random_states(model) -> list:
+    """``(generator, seed, state)`` of every Keras 2 layer that draws random numbers."""
+    found = []
+    for layer in model._flatten_layers(include_self=False):
+        rng = getattr(layer, "_random_generator", None)
+        if rng is not None:
+            rng._maybe_init()
+            generator = getattr(rng, "_generator", None)
+            state = None if generator is None else np.asarray(generator.state)
+            found.append((rng, rng._seed, state))
+    return found
+
+
+class TrainingModeRunner:
+    """A model called with ``training=True`` whose random state is restored before each call,
+    so two calls with batches of the same shape draw the same dropout noise.
+
+    Keras 3 keeps each seeded layer's ``SeedGenerator`` state in ``model.variables``, and its
+    random ops are stateless given that state: restoring the variables repeats a call. Keras
+    2.15 by default draws with legacy stateful ops, ``tf.nn.dropout(seed=layer seed + number of
+    calls so far)``, and RNN cells take no seed; an eager stateful op repeats its numbers only
+    after ``tf.random.set_seed`` resets it. So on Keras 2 each call restores every layer's seed
+    counter (and ``tf.random.Generator`` state, where enabled) and sets the global seed.
+    """
+
+    def __init__(self, spec: StackSpec, api: str, timesteps: int | None):
+        self.spec = spec
+        self.model = build(spec, api, timesteps)
+        self.variables = list(self.model.variables)
+        self.saved = [np.asarray(v) for v in self.variables]
+        self.keras2_states = _keras2_random_states(self.model) if GENERATION == 2 else []
+
+    def restore(self):
+        """Back to the spec's weights and the random state the model was built with."""
+        for variable, value in zip(self.variables, self.saved):
+            variable.assign(value)
+        for rng, seed, state in self.keras2_states:
+            rng._seed = seed
+            if state is not None:
+                rng._generator.state.assign(state)
+        if GENERATION == 2:
+            tf.random.set_seed(KERAS2_GLOBAL_SEED)
+
+    def __call__(self, batch: PaddedBatch) -> list[np.ndarray]:
+        mask = tf.constant(batch.mask) if batch.style == "explicit" else None
+        self.restore()
+        return [np.asarray(o) for o in _call(self.model, batch.values, mask, training=True)]
+
+
+def training_mode_runner(spec: StackSpec, api: str, timesteps: int) -> TrainingModeRunner:
+    """The cached training-mode runner of ``(spec, api)`` (per bucket only when unrolled)."""
+    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    key = ("training", spec, api, timesteps)
+    return CACHE.get(key, lambda: TrainingModeRunner(spec, api, timesteps))
+
+
+# --------------------------------------------------------------------------- mixed precision
+
+
+@contextlib.contextmanager
+def global_policy(name: str):
+    """Keras's global dtype policy set to ``name`` for the block, then restored."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def build_with_policy(spec: StackSpec, api: str, policy: str, timesteps: int | None = None):
+    """A model of ``spec`` built under the dtype policy ``policy``, with the spec's weights
+    (mixed policies keep float32 variables, so the weights are the same numbers)."""
+    with global_policy(policy):
+        return build(spec, api, timesteps)
+
+
+def policy_model_for(spec: StackSpec, api: str, policy: str, timesteps: int):
+    """The cached model of ``spec`` built under ``policy``."""
+    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    return CACHE.get(
+        ("policy", spec, api, policy, timesteps),
+        lambda: build_with_policy(spec, api, policy, timesteps),
+    )

@@ -1,0 +1,162 @@
+"""Plausible bugs in how Keras trains on padded batches, injected by monkeypatching.
+
+Each fault leaves the forward pass of inference right, or nearly, and leaks padding into what
+training sees: a gradient, a loss average, dropout noise, normalisation statistics, or the
+16-bit path of mixed precision. ``test_training_faults.py`` proves each breaks a property.
+"""
+
+from __future__ import annotations
+
+from kmask.keras_compat import GENERATION, layers, tf
+
+from .faults import _rnn_with
+from .injection import Fault, patched, registry
+
+LEAK = 1e-6
+"""Weight a padded step keeps under the leaky-mask fault: far below the forward properties'
+tolerance (about 1e-4), so only the gradient sees it."""
+
+if GENERATION == 3:
+    from keras import ops as _ops
+else:
+    _ops = tf
+
+
+def rnn_blends_with_leaky_mask():
+    """The RNN loop selects between new and held states by arithmetic on a float mask,
+    ``m * new + (1 - m) * old``, with padded steps weighted ``LEAK`` instead of 0."""
+
+    def transform(rnn, args, kw):
+        step_function, inputs, initial_states = args
+        mask = kw.get("mask")
+        if mask is None:
+            return rnn(*args, **kw)
+        zero_output = kw.get("zero_output_for_mask", False)
+        kw = {**kw, "mask": None, "zero_output_for_mask": False}
+        weight = tf.cast(mask, inputs.dtype) * (1 - LEAK) + LEAK
+
+        def step(x, states):
+            m = x[:, -1:]
+            output, new_states = step_function(x[:, :-1], states)
+            held = [m * new + (1 - m) * old for new, old in zip(new_states, states)]
+            output = m * output + (0 if zero_output else (1 - m) * states[0])
+            return output, held
+
+        return rnn(step, tf.concat([inputs, weight[..., None]], axis=-1), initial_states, **kw)
+
+    return _rnn_with(transform)
+
+
+def pooling_gradient_ignores_mask():
+    """GlobalAveragePooling1D averages over real steps forward but its backward pass spreads the
+    gradient over every step, as a hand-written gradient that forgot the mask would."""
+
+    def replacement(original):
+        def call(self, inputs, mask=None):
+            masked = original(self, inputs, mask=mask)
+            if mask is None:
+                return masked
+            plain = original(self, inputs, mask=None)
+            return plain + _ops.stop_gradient(masked - plain)
+
+        return call
+
+    return patched(layers.GlobalAveragePooling1D, "call", replacement)
+
+
+def loss_mask_averages_over_padding():
+    """A masked loss is averaged over every timestep, padded ones included, instead of the
+    real ones (what Keras 2 did before ``apply_valid_mask``)."""
+    if GENERATION == 3:
+        from keras.src.losses import loss as loss_module
+
+        def replacement(original):
+            def apply_mask(sample_weight, mask, dtype, reduction):
+                return original(sample_weight, mask, dtype, "sum")  # no total/valid rescaling
+
+            return apply_mask
+
+        return patched(loss_module, "apply_mask", replacement)
+    from keras.src.utils import losses_utils
+
+    def replacement(original):
+        def apply_valid_mask(losses, sw, mask, reduction):
+            return losses_utils.apply_mask(losses, sw, mask)
+
+        return apply_valid_mask
+
+    return patched(losses_utils, "apply_valid_mask", replacement)
+
+
+def dropout_ignores_noise_shape():
+    """Dropout draws one noise value per element, ignoring ``noise_shape``."""
+
+    def replacement(original):
+        def call(self, inputs, training=None):
+            noise_shape = self.noise_shape
+            object.__setattr__(self, "noise_shape", None)
+            try:
+                return original(self, inputs, training=training)
+            finally:
+                object.__setattr__(self, "noise_shape", noise_shape)
+
+        return call
+
+    return patched(layers.Dropout, "call", replacement)
+
+
+def batchnorm_moments_ignore_mask():
+    """BatchNormalization computes its moments over every timestep, ignoring the mask."""
+
+    def replacement(original):
+        def call(self, inputs, training=None, mask=None):
+            return original(self, inputs, training=training, mask=None)
+
+        return call
+
+    return patched(layers.BatchNormalization, "call", replacement)
+
+
+def rnn_drops_mask_in_16_bit():
+    """The RNN loop's 16-bit path (float16/bfloat16 inputs) ignores the mask."""
+
+    def transform(rnn, args, kw):
+        if args[1].dtype in (tf.float16, tf.bfloat16):
+            kw = {**kw, "mask": None}
+        return rnn(*args, **kw)
+
+    return _rnn_with(transform)
+
+
+FAULTS = registry(
+    Fault(
+        "rnn_blends_with_leaky_mask",
+        "RNN loops blend new and held states with a float mask that is 1e-6, not 0, at padding.",
+        rnn_blends_with_leaky_mask,
+    ),
+    Fault(
+        "pooling_gradient_ignores_mask",
+        "GlobalAveragePooling1D's gradient flows to padded steps (forward pass right).",
+        pooling_gradient_ignores_mask,
+    ),
+    Fault(
+        "loss_mask_averages_over_padding",
+        "Masked losses are averaged over all timesteps, padded ones included.",
+        loss_mask_averages_over_padding,
+    ),
+    Fault(
+        "dropout_ignores_noise_shape",
+        "Dropout ignores noise_shape and draws noise per timestep.",
+        dropout_ignores_noise_shape,
+    ),
+    Fault(
+        "batchnorm_moments_ignore_mask",
+        "BatchNormalization's training-mode moments include padded timesteps.",
+        batchnorm_moments_ignore_mask,
+    ),
+    Fault(
+        "rnn_drops_mask_in_16_bit",
+        "RNN loops ignore the mask when running on float16/bfloat16 inputs.",
+        rnn_drops_mask_in_16_bit,
+    ),
+)
