@@ -141,7 +141,7 @@ class ModelCache:
     one global graph, and building slows down as it grows.
     """
 
-    def __init__(self, release_every: int = 32):
+    def __init__(self, release_every: int = 16):
         self.release_every = release_every
         self.entries: dict = {}
         self.builds = 0

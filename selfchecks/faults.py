@@ -15,7 +15,7 @@ from kmask.keras_compat import GENERATION, backend_impl, layers, tf
 from .injection import Fault, patched, registry
 
 
-def _rnn_with(transform):
+def rnn_with(transform):
     """Patch the backend loop every recurrent layer runs: ``transform(original, args, kwargs)``."""
 
     def replacement(original):
@@ -28,7 +28,7 @@ def _rnn_with(transform):
 
 
 def rnn_ignores_mask():
-    return _rnn_with(lambda rnn, args, kw: rnn(*args, **{**kw, "mask": None}))
+    return rnn_with(lambda rnn, args, kw: rnn(*args, **{**kw, "mask": None}))
 
 
 def rnn_runs_one_step_past_padding_boundary():
@@ -40,11 +40,11 @@ def rnn_runs_one_step_past_padding_boundary():
             kw = {**kw, "mask": tf.logical_or(mask, previous)}
         return rnn(*args, **kw)
 
-    return _rnn_with(transform)
+    return rnn_with(transform)
 
 
 def rnn_zeroes_padded_outputs():
-    return _rnn_with(lambda rnn, args, kw: rnn(*args, **{**kw, "zero_output_for_mask": True}))
+    return rnn_with(lambda rnn, args, kw: rnn(*args, **{**kw, "zero_output_for_mask": True}))
 
 
 def rnn_states_run_through_padding():
@@ -53,7 +53,7 @@ def rnn_states_run_through_padding():
         _, _, states = rnn(*args, **{**kw, "mask": None})
         return last, outputs, states
 
-    return _rnn_with(transform)
+    return rnn_with(transform)
 
 
 def rnn_drops_mask_in_graph_mode():
@@ -62,7 +62,7 @@ def rnn_drops_mask_in_graph_mode():
             kw = {**kw, "mask": None}
         return rnn(*args, **kw)
 
-    return _rnn_with(transform)
+    return rnn_with(transform)
 
 
 if GENERATION == 3:  # Keras 3 functional graphs take keras.ops, not tf ops

@@ -17,7 +17,7 @@ CASES = [
     ("pooling_gradient_ignores_mask", gradients.test_input_gradient_is_zero_at_padded_steps, dict(focus="GlobalAveragePooling1D")),
     ("pooling_gradient_ignores_mask", gradients.test_weight_gradients_ignore_padding, dict(focus="GlobalAveragePooling1D")),
     ("pooling_gradient_ignores_mask", steps.test_optimizer_step_ignores_padding, dict(focus="GlobalAveragePooling1D", optimizer="SGD")),
-    ("loss_mask_averages_over_padding", steps.test_fit_ignores_padding, dict(focus="GRU")),
+    ("loss_divides_by_all_steps", steps.test_fit_ignores_padding, dict(focus="GRU")),
     ("dropout_ignores_noise_shape", training_mode.test_training_outputs_ignore_padding, dict(focus="Dropout")),
     ("batchnorm_moments_ignore_mask", batchnorm.test_batchnorm_statistics_ignore_padded_steps, dict()),
     ("rnn_drops_mask_in_16_bit", mixed.test_mixed_precision_agrees_with_float32, dict(focus="LSTM", policy="mixed_float16")),

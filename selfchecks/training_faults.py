@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from kmask.keras_compat import GENERATION, layers, tf
 
-from .faults import _rnn_with
+from .faults import rnn_with
 from .injection import Fault, patched, registry
+from .loss_faults import loss_divides_by_all_steps
 
 LEAK = 1e-6
 """Weight a padded step keeps under the leaky-mask fault: far below the forward properties'
@@ -44,7 +45,7 @@ def rnn_blends_with_leaky_mask():
 
         return rnn(step, tf.concat([inputs, weight[..., None]], axis=-1), initial_states, **kw)
 
-    return _rnn_with(transform)
+    return rnn_with(transform)
 
 
 def pooling_gradient_ignores_mask():
@@ -62,30 +63,6 @@ def pooling_gradient_ignores_mask():
         return call
 
     return patched(layers.GlobalAveragePooling1D, "call", replacement)
-
-
-def loss_mask_averages_over_padding():
-    """A masked loss is averaged over every timestep, padded ones included, instead of the
-    real ones (what Keras 2 did before ``apply_valid_mask``)."""
-    if GENERATION == 3:
-        from keras.src.losses import loss as loss_module
-
-        def replacement(original):
-            def apply_mask(sample_weight, mask, dtype, reduction):
-                return original(sample_weight, mask, dtype, "sum")  # no total/valid rescaling
-
-            return apply_mask
-
-        return patched(loss_module, "apply_mask", replacement)
-    from keras.src.utils import losses_utils
-
-    def replacement(original):
-        def apply_valid_mask(losses, sw, mask, reduction):
-            return losses_utils.apply_mask(losses, sw, mask)
-
-        return apply_valid_mask
-
-    return patched(losses_utils, "apply_valid_mask", replacement)
 
 
 def dropout_ignores_noise_shape():
@@ -125,7 +102,7 @@ def rnn_drops_mask_in_16_bit():
             kw = {**kw, "mask": None}
         return rnn(*args, **kw)
 
-    return _rnn_with(transform)
+    return rnn_with(transform)
 
 
 FAULTS = registry(
@@ -140,9 +117,9 @@ FAULTS = registry(
         pooling_gradient_ignores_mask,
     ),
     Fault(
-        "loss_mask_averages_over_padding",
+        "loss_divides_by_all_steps",
         "Masked losses are averaged over all timesteps, padded ones included.",
-        loss_mask_averages_over_padding,
+        loss_divides_by_all_steps,
     ),
     Fault(
         "dropout_ignores_noise_shape",

@@ -6,6 +6,7 @@ import pytest
 from kmask.divergences import DIVERGENCES
 from strategies import LayerSpec, PaddedBatch, StackSpec
 
+from .test_api_equivalence import nested_model_symbolic_mask_witness
 from .test_compiled_loss import (
     all_padded_batch_witness,
     class_weight_witness,
@@ -14,14 +15,13 @@ from .test_compiled_loss import (
     sequence_sample_weight_witness,
 )
 from .test_execution_modes import check_modes_agree
-from .test_mixed_precision import masking_rounds_in_compute_dtype_witness
-from .test_padding_invisible import check_padded_equals_alone
 from .test_mask_propagation import (
     concatenate_time_axis_unmasked_witness,
     multiheadattention_strips_input_masks_witness,
 )
-from .test_api_equivalence import nested_model_symbolic_mask_witness
 from .test_masking_claims import subclassed_masks_not_propagated_witness, unsupported_layer_raises_witness
+from .test_mixed_precision import masking_rounds_in_compute_dtype_witness
+from .test_padding_invisible import check_padded_equals_alone
 from .test_save_load import functional_h5_witness
 
 
