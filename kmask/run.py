@@ -9,12 +9,16 @@ from strategies import PaddedBatch
 from .keras_compat import tf
 
 
-def as_list(outputs) -> list[np.ndarray]:
+def as_tensors(outputs) -> list:
+    """A model's outputs (one tensor, a list or a dict) as a list of tensors."""
     if isinstance(outputs, dict):
-        outputs = list(outputs.values())
-    if not isinstance(outputs, (list, tuple)):
-        outputs = [outputs]
-    return [np.asarray(o) for o in outputs]
+        return list(outputs.values())
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def as_list(outputs) -> list[np.ndarray]:
+    """A model's outputs as a list of NumPy arrays."""
+    return [np.asarray(o) for o in as_tensors(outputs)]
 
 
 def call_eagerly(model, batch: PaddedBatch) -> list[np.ndarray]:

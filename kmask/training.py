@@ -21,6 +21,7 @@ from strategies import PaddedBatch, StackSpec
 from .build import CACHE, build, weights_for
 from .keras_compat import GENERATION, keras, tf
 from .oracle import alone_positions
+from .run import as_tensors
 
 SGD_LEARNING_RATE = 0.1
 ADAM_LEARNING_RATE = 1e-3
@@ -62,13 +63,6 @@ def _call(model, values, mask, training):
     if mask is None:
         return as_tensors(model(values, training=training))
     return as_tensors(model(values, mask=mask, training=training))
-
-
-def as_tensors(outputs) -> list:
-    """A model's outputs as a list of tensors."""
-    if isinstance(outputs, dict):
-        return list(outputs.values())
-    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
 class GradientRunner:
