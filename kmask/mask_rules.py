@@ -218,3 +218,12 @@ def shares_attention_input(spec) -> bool:
         for node in spec.nodes if node.layer.kind == "MultiHeadAttention"
         for i in node.inputs
     )
+
+
+def generation_differences(kinds) -> str:
+    """For failure messages: the :data:`DIFFERENCES` that apply to any of the layer ``kinds``."""
+    kinds = set(kinds)
+    found = [f"{key}: {text}" for key, text in DIFFERENCES.items() if kinds & set(key.split("/"))]
+    if not found:
+        return ""
+    return " (checked against this generation's rules; where the generations differ: " + " ".join(found) + ")"

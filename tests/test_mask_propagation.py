@@ -22,6 +22,7 @@ from kmask.mask_rules import (
     RAISES_TYPE_ERROR,
     expected_compute_mask,
     expected_graph_masks,
+    generation_differences,
 )
 from strategies import LayerSpec, PaddedBatch
 from strategies.graphs import (
@@ -103,8 +104,9 @@ def check_graph_masks(spec, batch, raw) -> None:
     tensors, values, masks = run_graph(graph, batch.values, raw)
     expected = expected_graph_masks(spec, batch.values, values, GENERATION)
     stripped = attention_inputs(spec)
+    note = generation_differences(node.layer.kind for node in spec.nodes)
     for i, (got, want) in enumerate(zip(masks, expected)):
-        where = f"tensor t{i} of {spec}"
+        where = f"tensor t{i} of {spec}{note}"
         if i not in stripped:
             assert_same_mask(got, want, f"{where}: attached mask")
         if graph.symbolic_has_mask[i] != (want is not None):
@@ -115,7 +117,7 @@ def check_graph_masks(spec, batch, raw) -> None:
     for node, layer in zip(spec.nodes, graph.layers):
         check_compute_mask(
             node.layer, layer, [tensors[i] for i in node.inputs], [masks[i] for i in node.inputs],
-            [values[i] for i in node.inputs], f"node {node} of {spec}",
+            [values[i] for i in node.inputs], f"node {node} of {spec}{note}",
         )
 
 
@@ -146,15 +148,16 @@ def check_sequential_masks(spec, batch, raw) -> None:
     expected = expected_chain_masks(spec, batch, raw)
     model = chain_model(spec, "sequential", batch.timesteps)
     chain = [spec.input_layer] + [node.layer for node in spec.nodes]
+    note = generation_differences(layer.kind for layer in chain)
     for layer_spec, layer, want in zip(chain, chain_layers(model), expected):
         got = attached_mask(layer.output)
         if (got is not None) != (want is not None):
             raise AssertionError(
-                f"{layer_spec} in Sequential {spec}: the symbolic output "
+                f"{layer_spec} in Sequential {spec}{note}: the symbolic output "
                 f"{'has' if got is not None else 'has no'} mask, the rule says {describe_mask(want)}"
             )
     output = model(batch.values, training=False)
-    assert_same_mask(as_mask(attached_mask(output)), expected[-1], f"output of Sequential {spec}")
+    assert_same_mask(as_mask(attached_mask(output)), expected[-1], f"output of Sequential {spec}{note}")
 
 
 @given(data=st.data())
