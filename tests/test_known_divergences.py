@@ -20,7 +20,7 @@ from .test_mask_propagation import (
     multiheadattention_strips_input_masks_witness,
 )
 from .test_masking_claims import subclassed_masks_not_propagated_witness, unsupported_layer_raises_witness
-from .test_mixed_precision import masking_rounds_in_compute_dtype_witness
+from .test_mixed_precision import masking_rounds_in_compute_dtype_witness, rnn_bfloat16_witness
 from .test_padding_invisible import check_padded_equals_alone
 from .test_save_load import functional_h5_witness
 
@@ -56,6 +56,7 @@ WITNESSES = {
     "padded-nonfinite-targets-poison-loss": nonfinite_padded_targets_witness,
     "class-weight-misreads-sequence-targets": class_weight_witness,
     "masking-compares-in-compute-dtype": masking_rounds_in_compute_dtype_witness,
+    "rnn-bfloat16-cudnn-type-error": rnn_bfloat16_witness,
     "concatenate-time-axis-unmasked-input": concatenate_time_axis_unmasked_witness,
     "multiheadattention-strips-input-masks": multiheadattention_strips_input_masks_witness,
     "nested-model-symbolic-mask-dropped": nested_model_symbolic_mask_witness,

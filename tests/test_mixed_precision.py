@@ -59,7 +59,8 @@ def test_mixed_precision_agrees_with_float32(focus, policy, data):
     Embedding masks; Masking under mixed precision is a recorded divergence)."""
     style = data.draw(st.sampled_from(["explicit", "embedding"]), label="style")
     spec = data.draw(
-        stacks_without_known_divergences(focus, API, style=style, max_context=1), label="spec"
+        stacks_without_known_divergences(focus, API, how=policy, style=style, max_context=1),
+        label="spec",
     )
     batch = data.draw(spec.batches(min_length=1), label="batch")
     check_mixed_agrees_with_float32(spec, policy, batch)
@@ -73,3 +74,13 @@ def masking_rounds_in_compute_dtype_witness():
     values = np.array([[[2.0, -1.0], [1.0001, 1.0], [0.5, 0.25]]], np.float32)
     batch = PaddedBatch("masking", values, np.ones((1, 3), bool), 1.0)
     check_mixed_agrees_with_float32(spec, "mixed_float16", batch)
+
+
+def rnn_bfloat16_witness():
+    """A GRU builds and agrees with float32 under mixed_bfloat16."""
+    spec = StackSpec("embedding", (LayerSpec.make("GRU", units=3, return_sequences=False),))
+    batch = PaddedBatch("embedding", np.array([[3, 5, 0]], np.int32), np.array([[True, True, False]]))
+    try:
+        check_mixed_agrees_with_float32(spec, "mixed_bfloat16", batch)
+    except TypeError as error:
+        raise AssertionError(f"building {spec} under mixed_bfloat16 failed: {error}") from error
