@@ -205,7 +205,7 @@ DIVERGENCES = (
         reason=(
             "Under mixed_bfloat16, building an LSTM or GRU fails with a TypeError, because the "
             "layer also builds its cuDNN kernel (CudnnRNNV3), which takes no bfloat16, even on CPU "
-            "(seen on 2.12.0; 2.15 builds them; 2.13 and 2.14 not checked)."
+            "(seen on 2.12.0; 2.13.1, 2.14.0 and 2.15 build them)."
         ),
         upstream="https://github.com/tensorflow/tensorflow/issues/57411",
         matches=lambda spec, how: how == "mixed_bfloat16"
