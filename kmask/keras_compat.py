@@ -64,7 +64,6 @@ def _load():
 
 
 tf, keras, KERAS_VERSION = _load()
-TF_VERSION = Version(tf.__version__)
 GENERATION = KERAS_VERSION.major  # 2 or 3
 layers = keras.layers
 

@@ -29,8 +29,6 @@ from strategies.graphs import output_count
 
 Mask = Optional[np.ndarray]
 
-FAMILIES = ("created", "kept", "reduced", "dropped", "merged", "attention")
-
 
 @dataclasses.dataclass(frozen=True)
 class Rule:

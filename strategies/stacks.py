@@ -218,12 +218,11 @@ def bidirectional_layers(
 
 
 def catalog_layers(
-    kind: str, *, api: str = "functional", last: bool = True, sequence_input: bool = True
+    kind: str, *, api: str = "functional", last: bool = True
 ) -> st.SearchStrategy[LayerSpec]:
     """Layers of one catalog ``kind`` with drawn options valid in that position.
 
-    ``last=False`` forbids layers with several outputs; ``sequence_input=False``
-    means the input has no time axis any more.
+    ``last=False`` forbids layers with several outputs.
     """
     several_outputs_ok = last and api != "sequential"
     if kind in RECURRENT:
