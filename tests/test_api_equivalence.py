@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kmask.compare import assert_close, tolerance
+from kmask.divergences import BY_ID
 from kmask.graph_build import (
     CHAIN_APIS,
     ChainModel,
@@ -23,7 +24,6 @@ from strategies.graphs import CHAIN_KINDS, GraphSpec, Node, chains, graph_inputs
 from .test_mask_propagation import (
     assert_same_mask,
     describe_mask,
-    divergence_active,
     expected_chain_masks,
 )
 
@@ -45,7 +45,7 @@ def check_apis_agree(spec, batch, raw, api) -> None:
         for k, (layer_output, want) in enumerate(zip(model.recorded.outputs, expected_masks)):
             assert_same_mask(as_mask(attached_mask(layer_output)), want,
                              f"{api} model of {spec}: layer {k} output mask inside call()")
-    if api == "nested" and divergence_active("nested-model-symbolic-mask-dropped"):
+    if api == "nested" and BY_ID["nested-model-symbolic-mask-dropped"].active:
         return
     if api in SYMBOLIC_APIS and (attached_mask(model.outputs[0]) is not None) != (expected is not None):
         raise AssertionError(

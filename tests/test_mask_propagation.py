@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kmask.divergences import DIVERGENCES, active_matches
+from kmask.divergences import BY_ID, active_matches
 from kmask.graph_build import (
     as_mask,
     attached_mask,
@@ -88,13 +88,9 @@ def check_compute_mask(layer_spec, layer, inputs, masks, values, what: str) -> N
         assert_same_mask(as_mask(g), e, f"{what}, compute_mask output {k}")
 
 
-def divergence_active(divergence_id: str) -> bool:
-    return next(d for d in DIVERGENCES if d.id == divergence_id).active
-
-
 def attention_inputs(spec) -> set[int]:
     """Tensors that MultiHeadAttention strips of their eager mask where that divergence is active."""
-    if not divergence_active("multiheadattention-strips-input-masks"):
+    if not BY_ID["multiheadattention-strips-input-masks"].active:
         return set()
     return {i for node in spec.nodes if node.layer.kind == "MultiHeadAttention" for i in node.inputs}
 

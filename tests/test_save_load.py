@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from kmask.compare import assert_close, tolerance
-from kmask.divergences import DIVERGENCES
+from kmask.divergences import BY_ID
 from kmask.graph_build import as_mask, attached_mask, chain_model
 from kmask.keras_compat import GENERATION, keras, tf
 from strategies import LayerSpec, PaddedBatch
@@ -25,7 +25,7 @@ from strategies.graphs import GraphSpec, Node
 from .test_mask_propagation import assert_same_mask
 
 TIMESTEPS = 6
-H5_DIVERGENCE = next(d for d in DIVERGENCES if d.id == "functional-h5-mask-op-unloadable")
+H5_DIVERGENCE = BY_ID["functional-h5-mask-op-unloadable"]
 
 
 def _chain(style, *layers, mask_value=0.0):
