@@ -193,6 +193,10 @@ def fit_runner(spec: StackSpec, api: str, timesteps: int) -> FitRunner:
 KERAS2_GLOBAL_SEED = 1234
 """Set before every Keras 2 training-mode call (Keras 3 needs no global seed)."""
 
+KERAS3_RANDOM_SEED = 11
+"""Keras 3 seed generator number ``k`` of a model (in ``model.variables`` order) starts every
+training-mode call from the state ``(KERAS3_RANDOM_SEED + k, 0)``."""
+
 
 def _keras2_random_states(model) -> list:
     """``(generator, seed, state)`` of every Keras 2 layer that draws random numbers."""
@@ -207,28 +211,50 @@ def _keras2_random_states(model) -> list:
     return found
 
 
-class TrainingModeRunner:
-    """A model called with ``training=True`` whose random state is restored before each call,
-    so two calls with batches of the same shape draw the same dropout noise.
+def _start_values(model) -> list[np.ndarray]:
+    """What every variable of ``model`` is reset to before a training-mode call: weights as
+    built, and on Keras 3 each seed generator's state as :data:`KERAS3_RANDOM_SEED` says.
 
-    Keras 3 keeps each seeded layer's ``SeedGenerator`` state in ``model.variables``, and its
-    random ops are stateless given that state: restoring the variables repeats a call. Keras
-    2.15 by default draws with legacy stateful ops, ``tf.nn.dropout(seed=layer seed + number of
-    calls so far)``, and RNN cells take no seed; an eager stateful op repeats its numbers only
-    after ``tf.random.set_seed`` resets it. So on Keras 2 each call restores every layer's seed
-    counter (and ``tf.random.Generator`` state, where enabled) and sets the global seed.
+    The state a Keras 3 model is built with is not a function of the spec: a layer's ``seed=``
+    does not always reach its seed generator (``SimpleRNN.get_config`` leaves ``seed`` out, so
+    ``Bidirectional(SimpleRNN(seed=...))`` builds two unseeded copies, keras-team/keras#23657),
+    and an unseeded generator starts from Python's global ``random``. Two models of one spec
+    (one per timestep bucket) then drew different dropout noise: a false alarm."""
+    weights = {id(w) for w in model.weights}
+    values, k = [], 0
+    for variable in model.variables:
+        value = np.asarray(variable)
+        if GENERATION == 3 and id(variable) not in weights:  # a seed generator's state
+            value = np.array([KERAS3_RANDOM_SEED + k, 0], dtype=value.dtype)
+            k += 1
+        values.append(value)
+    return values
+
+
+class TrainingModeRunner:
+    """A model called with ``training=True`` whose random state is reset before each call, so
+    two calls, or two models of the same spec, draw the same dropout noise for batches of the
+    same number of rows.
+
+    Keras 3 keeps each layer's ``SeedGenerator`` state in ``model.variables``, and its random
+    ops are stateless given that state: the runner sets every state to a value fixed by its
+    position in the model (:func:`_start_values`). Keras 2.15 by default draws with legacy
+    stateful ops, ``tf.nn.dropout(seed=layer seed + number of calls so far)``, and RNN cells
+    take no seed; an eager stateful op repeats its numbers only after ``tf.random.set_seed``
+    resets it. So on Keras 2 each call restores every layer's seed counter (and
+    ``tf.random.Generator`` state, where enabled) and sets the global seed.
     """
 
     def __init__(self, spec: StackSpec, api: str, timesteps: int | None):
         self.spec = spec
         self.model = build(spec, api, timesteps)
         self.variables = list(self.model.variables)
-        self.saved = [np.asarray(v) for v in self.variables]
+        self.start = _start_values(self.model)
         self.keras2_states = _keras2_random_states(self.model) if GENERATION == 2 else []
 
     def restore(self):
-        """Back to the spec's weights and the random state the model was built with."""
-        for variable, value in zip(self.variables, self.saved):
+        """Back to the spec's weights and the fixed random state."""
+        for variable, value in zip(self.variables, self.start):
             variable.assign(value)
         for rng, seed, state in self.keras2_states:
             rng._seed = seed

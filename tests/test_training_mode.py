@@ -6,14 +6,14 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from kmask.checks import assert_same_real_outputs
-from kmask.keras_compat import GENERATION
 from kmask.training import training_mode_runner
-from strategies import RECURRENT, LayerSpec, StackSpec
+from strategies import RECURRENT, LayerSpec, PaddedBatch, StackSpec
+from strategies.replay import Draws
 
 from ._draw import stacks_without_known_divergences
 
@@ -25,10 +25,11 @@ EXTRA_PADDING = 3
 
 
 def noisy_layer(layer: LayerSpec, sequence: bool) -> LayerSpec:
-    """``layer`` with seeded dropout: ``Dropout`` on a sequence draws one noise value per row
-    and feature (``noise_shape=(batch, 1, features)``), so its noise does not depend on the
-    sequence length; RNNs get input and recurrent dropout (masks of shape (batch, units)).
-    Keras 3 RNNs take ``seed=``; Keras 2 RNNs take none and draw their seed once, at build."""
+    """``layer`` with dropout: ``Dropout`` on a sequence draws one noise value per row and
+    feature (``noise_shape=(batch, 1, features)``), so its noise does not depend on the sequence
+    length; RNNs get input and recurrent dropout (masks of shape (batch, units)). The noise is
+    made repeatable by the runner, which resets every random state before a call; Keras 2's
+    ``Dropout`` draws from its ``seed=`` (RNN cells there take none)."""
     options = dict(layer.options)
     if layer.kind == "Dropout":
         options["seed"] = DROPOUT_SEED
@@ -36,8 +37,6 @@ def noisy_layer(layer: LayerSpec, sequence: bool) -> LayerSpec:
             options["noise_shape"] = (None, 1, None)
     elif layer.kind in RECURRENT:
         options.update(dropout=RNN_DROPOUT, recurrent_dropout=RNN_DROPOUT)
-        if GENERATION == 3:
-            options["seed"] = DROPOUT_SEED
     elif layer.kind == "Bidirectional":
         options["layer"] = noisy_layer(layer.option("layer"), sequence)
     return LayerSpec.make(layer.kind, **options)
@@ -72,8 +71,33 @@ def check_training_outputs_ignore_padding(spec, batch, content):
         )
 
 
+BIDIRECTIONAL_SIMPLE_RNN = Draws(
+    # A false alarm on Keras 3.15.1 (issue 12): Bidirectional's copies of SimpleRNN(seed=...)
+    # lost the seed, and the 6- and 9-step models drew different dropout noise.
+    base_spec=StackSpec(
+        style="embedding",
+        layers=(
+            LayerSpec.make(
+                "Bidirectional",
+                layer=LayerSpec.make("SimpleRNN", units=3, return_sequences=True,
+                                     return_state=False, go_backwards=False, unroll=False),
+                merge_mode="concat",
+            ),
+            LayerSpec.make("LSTM", units=3, return_sequences=False, return_state=True,
+                           go_backwards=False, unroll=True),
+        ),
+    ),
+    batch=PaddedBatch(
+        style="embedding",
+        values=np.array([[1, 0, 0, 0, 0, 0]], dtype=np.int32),
+        mask=np.array([[True, False, False, False, False, False]]),
+    ),
+)
+
+
 @pytest.mark.parametrize("focus", FOCUS)
 @given(data=st.data())
+@example(data=BIDIRECTIONAL_SIMPLE_RNN)
 def test_training_outputs_ignore_padding(focus, data):
     """With training=True, seeded Dropout (noise constant over time) and RNN dropout give the
     same outputs at real positions whatever the padded timesteps hold and however many."""
