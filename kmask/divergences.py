@@ -17,8 +17,14 @@ from packaging.specifiers import SpecifierSet
 
 from strategies import StackSpec
 
-from .keras_compat import KERAS_VERSION
+from .keras_compat import BACKEND, KERAS_VERSION, TF_VERSION
 from .mask_rules import concatenates_unmasked_on_time_axis, shares_attention_input
+
+
+def within(version, specifier: str) -> bool:
+    """Whether ``version`` satisfies the PEP 440 ``specifier`` ("" admits every version);
+    pre-releases and nightlies (``3.16.0.dev2026...``) count as the version they lead to."""
+    return SpecifierSet(specifier, prereleases=True).contains(version, prereleases=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +35,12 @@ class Divergence:
     reason: str
     """What Keras does instead of the property, in one sentence."""
     upstream: str
+    tensorflow: str = ""
+    """TensorFlow versions affected, as a PEP 440 specifier ("": every supported version)."""
+    backends: tuple[str, ...] = ("tensorflow",)
+    """Keras backends affected (Keras 2 runs on TensorFlow only)."""
+    observed: str = ""
+    """The versions the witness was run on, and what it did there: where the ranges come from."""
     matches: Callable[[StackSpec, str], bool] = lambda spec, how: False
     """Whether a random stack hits this divergence when built with an API or run in an execution
     mode (such stacks are not drawn); divergences outside the stack properties keep the default."""
@@ -37,13 +49,29 @@ class Divergence:
 
     @property
     def active(self) -> bool:
-        return KERAS_VERSION in SpecifierSet(self.keras)
+        """Whether the installed Keras, TensorFlow and backend are all in this record's scope."""
+        return (
+            within(KERAS_VERSION, self.keras)
+            and within(TF_VERSION, self.tensorflow)
+            and BACKEND in self.backends
+        )
+
+    def scope(self) -> str:
+        """The record's versions in words, e.g. ``Keras >=3.0, TensorFlow >=2.16``."""
+        parts = [f"Keras {self.keras}" if self.keras else "every Keras"]
+        if self.tensorflow:
+            parts.append(f"TensorFlow {self.tensorflow}")
+        if self.backends != ("tensorflow",):
+            parts.append("backends " + "/".join(self.backends))
+        return ", ".join(parts)
 
     def explain(self) -> str:
         state = "affects" if self.active else "does not affect"
+        observed = f" Observed: {self.observed}" if self.observed else ""
         return (
-            f"known divergence '{self.id}' (Keras {self.keras}; {state} the installed "
-            f"Keras {KERAS_VERSION}): {self.reason} Upstream: {self.upstream}"
+            f"known divergence '{self.id}' ({self.scope()}; {state} the installed "
+            f"Keras {KERAS_VERSION} on TensorFlow {TF_VERSION}, backend {BACKEND}): "
+            f"{self.reason}{observed} Upstream: {self.upstream}"
         )
 
 

@@ -64,7 +64,9 @@ def _load():
 
 
 tf, keras, KERAS_VERSION = _load()
+TF_VERSION = Version(tf.__version__.replace("-", "."))
 GENERATION = KERAS_VERSION.major  # 2 or 3
+BACKEND = keras.backend.backend() if GENERATION == 3 else "tensorflow"
 layers = keras.layers
 
 
