@@ -1,4 +1,4 @@
-"""Run-wide wiring: Hypothesis profiles, the Keras under test, and the run header.
+"""Run-wide wiring: Hypothesis profiles, the Keras under test, the run header, and kmask's options.
 
 Profiles (pick with ``--hypothesis-profile NAME`` or ``KMASK_PROFILE=NAME``):
 
@@ -6,6 +6,17 @@ Profiles (pick with ``--hypothesis-profile NAME`` or ``KMASK_PROFILE=NAME``):
 * ``ci`` (default when ``CI`` is set): fewer examples, derandomized, so a run is
   the same every time;
 * ``thorough``: many more examples, for nightly runs.
+
+Options:
+
+* ``--kmask-max-examples N``: run N examples per test instead of the profile's number;
+* ``--kmask-xfails FILE`` / ``KMASK_XFAILS=FILE``: tests the user expects to fail
+  (``kmask/xfails.py``);
+* ``--kmask-results-dir DIR`` / ``KMASK_RESULTS_DIR=DIR``: write ``DIR/<env>.json`` for the
+  version report (``kmask/results.py``, ``python -m kmask.matrix``).
+
+Every ``test_known_divergence[<id>]`` whose divergence is active on the installed Keras gets the
+``divergence`` marker, so ``-m "not divergence"`` leaves out the replays of known divergences.
 """
 
 import os
@@ -22,6 +33,26 @@ settings.register_profile("dev", max_examples=12, **COMMON)
 settings.register_profile("ci", max_examples=10, derandomize=True, database=None, **COMMON)
 settings.register_profile("thorough", max_examples=150, **COMMON)
 PROFILES = ("dev", "ci", "thorough")
+PROFILE_KEY = pytest.StashKey[str]()
+"""The chosen profile's name, kept in ``config.stash`` (Hypothesis's option may name a derived one)."""
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("kmask")
+    group.addoption(
+        "--kmask-max-examples", metavar="N", default=None,
+        help="run N Hypothesis examples per test instead of the profile's max_examples",
+    )
+    group.addoption(
+        "--kmask-xfails", metavar="FILE", default=None,
+        help="file of test ids or patterns expected to fail, one '<id>  # reason' a line "
+        "(default: $KMASK_XFAILS)",
+    )
+    group.addoption(
+        "--kmask-results-dir", metavar="DIR", default=None,
+        help="write the run's results to DIR/<env>.json, <env> being $KMASK_ENV "
+        "(default: $KMASK_RESULTS_DIR; none written without either)",
+    )
 
 
 def chosen_profile(config) -> str:
@@ -32,6 +63,16 @@ def chosen_profile(config) -> str:
     )
 
 
+def max_examples_override(config) -> int | None:
+    """The ``--kmask-max-examples`` value, checked to be a positive integer."""
+    value = config.getoption("kmask_max_examples", None)
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise pytest.UsageError(f"--kmask-max-examples must be a positive integer, not {value!r}")
+    return int(value)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     profile = chosen_profile(config)
@@ -40,14 +81,45 @@ def pytest_configure(config):
             f"unknown Hypothesis profile {profile!r}: use one of {', '.join(PROFILES)} "
             "(--hypothesis-profile NAME or KMASK_PROFILE=NAME)"
         )
-    settings.load_profile(profile)
-    config.option.hypothesis_profile = profile  # so Hypothesis's own plugin agrees
+    config.stash[PROFILE_KEY] = loaded = profile
+    max_examples = max_examples_override(config)
+    if max_examples is not None:
+        loaded = f"{profile}-max-examples-{max_examples}"
+        settings.register_profile(loaded, settings.get_profile(profile), max_examples=max_examples)
+    settings.load_profile(loaded)
+    config.option.hypothesis_profile = loaded  # so Hypothesis's own plugin agrees
     from kmask.errors import KerasUnavailable
 
     try:
         import kmask.keras_compat  # noqa: F401  (imports TensorFlow once, up front)
     except KerasUnavailable as exc:
         raise pytest.UsageError(str(exc)) from None
+    _register_plugins(config, profile)
+
+
+def _register_plugins(config, profile):
+    """Register the expectations plugin (everywhere) and the results writer (controller only)."""
+    from kmask import results, xfails
+
+    xfails_file = xfails.chosen_file(config)
+    expectations = None
+    if xfails_file:
+        expectations = xfails.Expectations(xfails_file, xfails.parse(xfails_file))
+        config.pluginmanager.register(expectations, "kmask-xfails")
+    directory = results.chosen_dir(config)
+    if directory and not hasattr(config, "workeroutput"):
+        writer = results.ResultsWriter(
+            config, results.results_path(directory), results.environment(profile, xfails_file), expectations,
+        )
+        config.pluginmanager.register(writer, "kmask-results")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items):
+    """Mark the replays of divergences active on the installed Keras with ``divergence``."""
+    for item in items:
+        if getattr(item, "originalname", None) == "test_known_divergence" and item.callspec.params["divergence"].active:
+            item.add_marker(pytest.mark.divergence)
 
 
 def pytest_report_header(config):
@@ -57,13 +129,22 @@ def pytest_report_header(config):
     import numpy
 
     from kmask.divergences import DIVERGENCES
-    from kmask.keras_compat import describe, keras
+    from kmask.keras_compat import describe
+    from kmask.results import backend, keras_path
+    from kmask.xfails import chosen_file
 
-    backend = keras.backend.backend() if hasattr(keras.backend, "backend") else "tensorflow"
     active = [d.id for d in DIVERGENCES if d.active]
-    return [
-        f"kmask: {describe()}, backend {backend}",
+    profile = f"profile {config.stash[PROFILE_KEY]!r}"
+    if max_examples_override(config) is not None:
+        profile += f" with max_examples={settings.default.max_examples} (--kmask-max-examples)"
+    lines = [
+        f"kmask: {describe()}, backend {backend()}",
+        f"kmask: Keras imported from {keras_path()}",
         f"kmask: Python {platform.python_version()}, NumPy {numpy.__version__}, "
-        f"Hypothesis {hypothesis.__version__}, profile {chosen_profile(config)!r}",
+        f"Hypothesis {hypothesis.__version__}, {profile}",
         f"kmask: known divergences active here: {', '.join(active) or 'none'}",
     ]
+    xfails_file = chosen_file(config)
+    if xfails_file:
+        lines.append(f"kmask: expected failures from {xfails_file}")
+    return lines

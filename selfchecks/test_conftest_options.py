@@ -1,0 +1,52 @@
+"""kmask's command-line options: --kmask-max-examples is checked and applied, the header says
+which Keras package was imported, and the profile errors stay as they were."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = "tests/test_seed_notebook.py"
+
+
+def run_pytest(*args, **env) -> subprocess.CompletedProcess:
+    """``python -m pytest -n 0 ARGS`` in the repository, with no kmask/CI variable inherited
+    except those in ``env``."""
+    clean = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("KMASK_", "PYTEST_")) and k not in ("CI", "TF_USE_LEGACY_KERAS")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", *args],
+        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_bad_max_examples_is_a_usage_error(value):
+    """Anything but a positive integer is refused in one line, before TensorFlow is imported."""
+    result = run_pytest(SEED, f"--kmask-max-examples={value}")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
+    assert f"--kmask-max-examples must be a positive integer, not '{value}'" in result.stderr
+
+
+def test_unknown_profile_keeps_its_message():
+    result = run_pytest(SEED, KMASK_PROFILE="nightly")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "unknown Hypothesis profile 'nightly': use one of dev, ci, thorough" in result.stderr
+
+
+def test_header_shows_max_examples_and_keras_path():
+    """The header names the profile, the overriding max_examples and the imported Keras package;
+    Hypothesis itself runs the derived profile."""
+    from kmask.results import keras_path
+
+    result = run_pytest(SEED, "--collect-only", "-v", "--kmask-max-examples", "2", KMASK_PROFILE="ci")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "profile 'ci' with max_examples=2 (--kmask-max-examples)" in result.stdout
+    assert f"kmask: Keras imported from {keras_path()}" in result.stdout
+    assert re.search(r"^hypothesis profile 'ci-max-examples-2' -> .*\bmax_examples=2,", result.stdout, re.M)
