@@ -81,11 +81,16 @@ def _with_weights(model, spec):
 @dataclasses.dataclass
 class GraphModel:
     """A Functional model returning every tensor of a graph (t0, then each node's outputs; t1 is
-    the unmasked input itself), its layers by node, and each tensor's symbolic mask."""
+    the unmasked input itself), its layers by node, and each tensor's symbolic mask.
+
+    The unmasked input is a model input only when a node reads it: Keras 3.10 to 3.13 refuse to
+    build a Functional model with an unused input ("`inputs` not connected to `outputs`", added
+    in keras-team/keras#20705 and relaxed again in #22153, Keras 3.14)."""
 
     model: object
     layers: list
     symbolic_has_mask: list[bool]
+    reads_raw: bool
 
 
 def _functional_graph(spec: GraphSpec, timesteps: int) -> GraphModel:
@@ -99,9 +104,11 @@ def _functional_graph(spec: GraphSpec, timesteps: int) -> GraphModel:
         layer = make_graph_layer(node.layer)
         node_layers.append(layer)
         tensors.extend(call_layer(node.layer, layer, [tensors[i] for i in node.inputs]))
-    model = keras.Model([main, raw], [tensors[0]] + tensors[2:])
+    reads_raw = any(1 in node.inputs for node in spec.nodes)
+    model = keras.Model([main, raw] if reads_raw else main, [tensors[0]] + tensors[2:])
     set_layer_weights([input_layer] + node_layers, spec)
-    return GraphModel(model, node_layers, [attached_mask(t) is not None for t in tensors])
+    has_mask = [attached_mask(t) is not None for t in tensors]
+    return GraphModel(model, node_layers, has_mask, reads_raw)
 
 
 def functional_graph(spec: GraphSpec, timesteps: int) -> GraphModel:
@@ -119,7 +126,7 @@ def as_mask(mask):
 
 def run_graph(graph: GraphModel, values: np.ndarray, raw: np.ndarray):
     """Eager call: ``(tensors, values, masks)`` for every graph tensor, in graph order."""
-    outputs = graph.model([values, raw], training=False)
+    outputs = graph.model([values, raw] if graph.reads_raw else values, training=False)
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     tensors = [outputs[0], tf.constant(raw)] + outputs[1:]
     return tensors, [np.asarray(t) for t in tensors], [as_mask(attached_mask(t)) for t in tensors]
