@@ -100,7 +100,7 @@ class Expectations:
             config.workeroutput[_WORKER_OUTPUT] = [e.as_dict() for e in self.unmatched]
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node, error):
+    def pytest_testnodedown(self, node):
         reported = getattr(node, "workeroutput", {}).get(_WORKER_OUTPUT)
         if self.unmatched is None and reported is not None:
             self.unmatched = [Expectation(**e) for e in reported]
