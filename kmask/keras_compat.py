@@ -73,6 +73,9 @@ layers = keras.layers
 PACKAGE = "tf_keras" if keras.__name__.startswith("tf_keras") else "keras"
 """The distribution the Keras under test comes from (tf.keras on TF <= 2.15 is ``keras`` 2.x)."""
 
+FLAVOUR = "tf-keras" if PACKAGE == "tf_keras" else ("keras" if GENERATION == 3 else "tf.keras")
+"""Where the Keras under test comes from: ``keras`` (3), ``tf.keras`` or ``tf-keras`` (2)."""
+
 
 def keras_internal(name: str):
     """The Keras-internal module ``name`` (e.g. ``"utils.losses_utils"``), for self-checks that
@@ -104,10 +107,7 @@ warnings.filterwarnings("ignore", message=r".*does not support masking and will 
 
 def describe():
     """One line naming the Keras under test, for run headers and reports."""
-    flavour = "tf-keras" if keras.__name__.startswith("tf_keras") else (
-        "keras" if GENERATION == 3 else "tf.keras"
-    )
-    return f"TensorFlow {tf.__version__}, Keras {KERAS_VERSION} ({flavour}, Keras {GENERATION})"
+    return f"TensorFlow {tf.__version__}, Keras {KERAS_VERSION} ({FLAVOUR}, Keras {GENERATION})"
 
 
 def clear_session():

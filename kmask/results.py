@@ -32,7 +32,7 @@ from pathlib import Path
 import hypothesis
 import numpy
 
-from .keras_compat import GENERATION, KERAS_VERSION, PACKAGE, keras, tf
+from .keras_compat import BACKEND, FLAVOUR, GENERATION, KERAS_VERSION, PACKAGE, tf
 from .xfails import PROPERTY, Expectations
 
 DIR_VARIABLE = "KMASK_RESULTS_DIR"
@@ -48,18 +48,6 @@ def chosen_dir(config) -> Path | None:
     return Path(name) if name else None
 
 
-def flavour() -> str:
-    """Where the Keras under test comes from: ``keras`` (3), ``tf.keras`` or ``tf-keras`` (2)."""
-    if PACKAGE == "tf_keras":
-        return "tf-keras"
-    return "keras" if GENERATION == 3 else "tf.keras"
-
-
-def backend() -> str:
-    """The Keras backend (always TensorFlow for Keras 2)."""
-    return keras.backend.backend() if hasattr(keras.backend, "backend") else "tensorflow"
-
-
 def keras_path() -> str:
     """The folder of the imported Keras package, so a source build or a stray install shows."""
     return str(Path(importlib.import_module(PACKAGE).__file__).parent)
@@ -67,7 +55,7 @@ def keras_path() -> str:
 
 def environment_name() -> str:
     """``KMASK_ENV``, or e.g. ``tf2.21.0-keras3.15.1`` made from the installed versions."""
-    return os.environ.get(ENV_VARIABLE) or f"tf{tf.__version__}-{flavour()}{KERAS_VERSION}"
+    return os.environ.get(ENV_VARIABLE) or f"tf{tf.__version__}-{FLAVOUR}{KERAS_VERSION}"
 
 
 def results_path(directory: Path) -> Path:
@@ -82,9 +70,9 @@ def environment(profile: str, xfails_file: Path | None) -> dict:
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": str(KERAS_VERSION),
-        "keras_flavour": flavour(),
+        "keras_flavour": FLAVOUR,
         "keras_generation": GENERATION,
-        "backend": backend(),
+        "backend": BACKEND,
         "numpy": numpy.__version__,
         "hypothesis": hypothesis.__version__,
         "hypothesis_profile": profile,
