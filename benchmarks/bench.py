@@ -28,10 +28,10 @@ def peak_rss_mib(who=resource.RUSAGE_SELF) -> float:
 
 def property_cases():
     """(name, property, list of parameter dicts) for every Hypothesis property in tests/."""
-    from selfchecks.test_coverage import properties
+    from kmask.properties import properties
 
     cases = []
-    for test in sorted(properties(), key=lambda t: (t.__module__, t.__name__)):
+    for _, test in sorted(properties().items()):
         mark = next((m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"), None)
         if mark is None:
             cases.append((test.__name__, test, [{}]))

@@ -2,8 +2,8 @@
 
 Each fault is a bug a Keras contributor could write: an off-by-one at the
 padding boundary, a mask honoured eagerly but dropped in graph mode, a pooling
-layer that forgets the mask. ``test_faults.py`` proves that each property fails
-under at least one of them; a property that no fault can fail is not a test.
+layer that forgets the mask. ``CASES`` says which property each must break, and in which
+comparison; ``test_faults.py`` proves it. A property that no fault can fail is not a test.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import contextlib
 
 from kmask.keras_compat import GENERATION, backend_impl, layers, tf
 
-from .injection import Fault, patched, registry
+from .injection import Fault, FaultCase, patched, registry
 
 
 def rnn_with(transform):
@@ -174,3 +174,41 @@ FAULTS = registry(
         attention_ignores_key_padding,
     ),
 )
+
+INVISIBLE = "tests/test_padding_invisible.py::"
+CASES = [
+    FaultCase("rnn_ignores_mask", INVISIBLE + "test_padded_batch_equals_each_sample_alone",
+              dict(focus="LSTM", api="functional"), "padded batch vs the row run alone"),
+    FaultCase("rnn_ignores_mask", INVISIBLE + "test_real_outputs_ignore_padding_content",
+              dict(focus="GRU", api="subclassed"), "original vs other padding content"),
+    FaultCase("rnn_one_step_past_padding", INVISIBLE + "test_padded_batch_equals_each_sample_alone",
+              dict(focus="GRU", api="sequential"), "padded batch vs the row run alone"),
+    FaultCase("rnn_one_step_past_padding", INVISIBLE + "test_real_outputs_ignore_extra_padding",
+              dict(focus="SimpleRNN", api="functional"), "padded vs 3 more padded steps"),
+    FaultCase("rnn_zeroes_padded_outputs",
+              "tests/test_recurrent_padding.py::test_recurrent_outputs_hold_at_padded_steps",
+              dict(kind="SimpleRNN", api="functional"), "each padded step must repeat the last real step"),
+    FaultCase("rnn_states_run_through_padding",
+              "tests/test_recurrent_padding.py::test_recurrent_outputs_hold_at_padded_steps",
+              dict(kind="LSTM", api="functional"), "returned state"),
+    FaultCase("rnn_drops_mask_in_graph_mode", "tests/test_execution_modes.py::test_compiled_outputs_equal_eager",
+              dict(focus="LSTM", mode="tf_function"), "tf_function vs eager"),
+    FaultCase("rnn_drops_mask_in_graph_mode", "tests/test_execution_modes.py::test_compiled_outputs_equal_eager",
+              dict(focus="GRU", mode="xla"), "xla vs eager"),
+    FaultCase("rnn_drops_mask_in_graph_mode", "tests/test_execution_modes.py::test_compiled_outputs_equal_eager",
+              dict(focus="SimpleRNN", mode="predict"), "predict vs eager"),
+    FaultCase("masking_requires_every_feature_to_differ", INVISIBLE + "test_masking_layer_equals_true_mask",
+              dict(focus="LSTM", api="functional"), "vs the true mask passed explicitly"),
+    FaultCase("masking_compares_with_tolerance", INVISIBLE + "test_masking_layer_equals_true_mask",
+              dict(focus="Dense", api="sequential"), "vs the true mask passed explicitly"),
+    FaultCase("pooling_ignores_mask", INVISIBLE + "test_padded_batch_equals_each_sample_alone",
+              dict(focus="GlobalAveragePooling1D", api="functional"), "padded batch vs the row run alone"),
+    FaultCase("pooling_ignores_mask", INVISIBLE + "test_real_outputs_ignore_extra_padding",
+              dict(focus="GlobalAveragePooling1D", api="subclassed"), "padded vs 3 more padded steps"),
+    FaultCase("attention_ignores_key_padding", INVISIBLE + "test_real_outputs_ignore_padding_content",
+              dict(focus="MultiHeadAttention", api="functional"), "original vs other padding content"),
+    FaultCase("attention_ignores_key_padding", INVISIBLE + "test_padded_batch_equals_each_sample_alone",
+              dict(focus="MultiHeadAttention", api="subclassed"), "padded batch vs the row run alone"),
+]
+"""Which property, with which parameters, each fault must break, and the comparison its
+failure must name."""

@@ -4,7 +4,8 @@ Keras 3 folds the mask into the sample weights in ``keras.src.losses.loss.apply_
 (losses and ``MeanMetricWrapper`` metrics both call it); Keras 2 does it twice: in
 ``compile_utils`` (``losses_utils.apply_mask``) and in ``Loss.__call__``
 (``losses_utils.apply_valid_mask``). Each fault below is patched where the installed
-generation does the work, so the same bug is injected into either.
+generation does the work, so the same bug is injected into either. ``CASES`` says which
+property each must break, and in which comparison; ``test_loss_faults.py`` proves it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 
 from kmask.keras_compat import GENERATION, keras_internal, tf
 
-from .injection import Fault, patched, registry
+from .injection import Fault, FaultCase, patched, registry
 
 MEAN_REDUCTIONS = ("mean", "sum_over_batch_size", "auto")
 
@@ -203,3 +204,32 @@ else:  # Keras 2 already gives NaN there (a divergence), so the property avoids 
     )
 
 FAULTS = registry(*_FAULTS)
+
+LOSS = "tests/test_compiled_loss.py::"
+REFERENCE_LOSS = "vs sum(mask*weight*loss)/sum(mask)"
+"""What the compiled-loss property names when the reported loss misses the masked reference."""
+
+CASES = [
+    FaultCase("loss_counts_padded_steps", LOSS + "test_loss_ignores_padded_targets", {},
+              "after changing only the targets at padded steps"),
+    FaultCase("loss_divides_by_all_steps", LOSS + "test_compiled_loss_equals_masked_reference",
+              dict(execution="graph"), REFERENCE_LOSS),
+    FaultCase("loss_divides_by_all_steps",
+              "tests/test_seed_notebook.py::test_seed_notebook_evaluate_equals_masked_loss", {},
+              "Older tf.keras"),
+    FaultCase("metrics_ignore_mask", LOSS + "test_compiled_metrics_equal_masked_reference",
+              dict(execution="eager"), "vs its mean over real steps"),
+    FaultCase("multi_output_losses_share_first_mask",
+              "tests/test_multi_output_loss.py::test_each_output_masked_with_its_own_mask", {},
+              "vs the reference with its own mask"),
+]
+if GENERATION == 2:
+    CASES.append(FaultCase("loss_drops_sample_weight_under_mask",
+                           LOSS + "test_compiled_loss_equals_masked_reference",
+                           dict(execution="jit"), REFERENCE_LOSS))
+else:
+    CASES.append(FaultCase("all_padded_batch_divides_by_zero",
+                           LOSS + "test_compiled_loss_equals_masked_reference",
+                           dict(execution="eager"), REFERENCE_LOSS))
+"""Which test, with which parameters, each fault must break, and the comparison its failure
+must name (the seed notebook's regression test among them)."""

@@ -5,19 +5,20 @@ lacks (dropped), a pooling layer that passes on a mask for an axis it removed
 (reduced), a merge that keeps only the first input's mask (merged), attention
 that returns the value's mask instead of the query's (attention), and a
 ``Layer.__call__`` that reads the mask attached to its input only on symbolic
-tensors, so eager calls inside a subclassed model or layer get none. Built models
-are released before and after each injection, since some faults act when a layer
-is constructed or a Functional graph is traced.
+tensors, so eager calls inside a subclassed model or layer get none. Some of these act
+when a layer is constructed or a Functional graph is traced; ``injection.injected`` drops
+every built model before and after each injection, so none outlives its fault. ``CASES``
+says which property each must break, and in which comparison;
+``test_propagation_faults.py`` proves it.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from kmask.build import CACHE
 from kmask.keras_compat import layers, tf
 
-from .injection import Fault, patched, registry
+from .injection import Fault, FaultCase, patched, registry
 
 
 @contextlib.contextmanager
@@ -36,23 +37,10 @@ def _patched_here(owner, name, replacement):
             delattr(owner, name)
 
 
-@contextlib.contextmanager
-def _fresh_models(patch):
-    """``patch`` active, with no model built before or under it surviving it."""
-    CACHE.release()
-    try:
-        with patch:
-            yield
-    finally:
-        CACHE.release()
-
-
 def _returning_mask(owner, mask_for):
     """``owner.compute_mask`` replaced by ``mask_for(inputs, mask)``."""
-    return _fresh_models(
-        _patched_here(
-            owner, "compute_mask", lambda _: lambda self, inputs, mask=None: mask_for(inputs, mask)
-        )
+    return _patched_here(
+        owner, "compute_mask", lambda _: lambda self, inputs, mask=None: mask_for(inputs, mask)
     )
 
 
@@ -68,7 +56,7 @@ def conv1d_claims_mask_support():
 
         return __init__
 
-    return _fresh_models(_patched_here(layers.Conv1D, "__init__", replacement))
+    return _patched_here(layers.Conv1D, "__init__", replacement)
 
 
 def pooling_passes_mask_on():
@@ -109,7 +97,7 @@ def implicit_mask_only_in_functional_graphs():
 
         return __call__
 
-    return _fresh_models(_patched_here(layers.Layer, "__call__", replacement))
+    return _patched_here(layers.Layer, "__call__", replacement)
 
 
 FAULTS = registry(
@@ -141,6 +129,37 @@ FAULTS = registry(
         implicit_mask_only_in_functional_graphs,
     ),
 )
+
+
+GRAPH_RULES = "tests/test_mask_propagation.py::test_functional_graph_masks_follow_rules"
+CONSUMER = "tests/test_masking_claims.py::test_consumer_after_propagating_layers_ignores_padding"
+APIS_AGREE = "tests/test_api_equivalence.py::test_apis_give_same_outputs_and_mask"
+AGAINST_RULE = "the rule says"
+"""What every mask-against-rule assertion says."""
+CONSUMER_SEES_PADDING = "padded batch vs the row run alone"
+
+CASES = [
+    FaultCase("dense_drops_mask", GRAPH_RULES, dict(group="kept"), AGAINST_RULE),
+    FaultCase("dense_drops_mask", "tests/test_mask_propagation.py::test_sequential_masks_follow_rules", {},
+              AGAINST_RULE),
+    FaultCase("dense_drops_mask", APIS_AGREE, dict(api="sequential"), AGAINST_RULE),
+    FaultCase("dense_drops_mask", CONSUMER, dict(api="functional"), CONSUMER_SEES_PADDING),
+    FaultCase("conv1d_claims_mask_support", GRAPH_RULES, dict(group="dropped"), AGAINST_RULE),
+    FaultCase("conv1d_claims_mask_support",
+              "tests/test_masking_claims.py::test_unsupported_layer_drops_mask_silently", {},
+              "a layer without mask support passed a mask on"),
+    FaultCase("pooling_passes_mask_on", GRAPH_RULES, dict(group="reduced"), AGAINST_RULE),
+    FaultCase("merge_keeps_first_mask", GRAPH_RULES, dict(group="merged"), AGAINST_RULE),
+    FaultCase("attention_returns_value_mask", GRAPH_RULES, dict(group="attention"), AGAINST_RULE),
+    FaultCase("implicit_mask_only_in_functional_graphs", CONSUMER, dict(api="subclassed"),
+              CONSUMER_SEES_PADDING),
+    FaultCase("implicit_mask_only_in_functional_graphs", CONSUMER, dict(api="subclassed_layer"),
+              CONSUMER_SEES_PADDING),
+    FaultCase("implicit_mask_only_in_functional_graphs", APIS_AGREE, dict(api="subclassed_relying"),
+              AGAINST_RULE),
+]
+"""Which property, with which parameters, each fault must break, and the comparison its
+failure must name."""
 
 
 def embedding_config_forgets_mask_zero():

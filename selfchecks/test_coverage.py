@@ -1,47 +1,45 @@
-"""Every property in tests/ is broken by some fault, and every fault breaks some property.
+"""Every property in tests/ is broken by some fault case, every fault case names a test that
+exists, and every fault breaks some property.
 
-Self-check families live in ``selfchecks/test_*faults.py``: each module holds ``CASES``,
-a list of ``(fault name, property, parameters)``, and ``FAULTS``, its fault registry.
+Fault families live in ``selfchecks/*faults.py`` (``faults``, ``loss_faults``, ...): each holds
+``FAULTS``, its fault registry, and ``CASES``, its :class:`~selfchecks.injection.FaultCase` list.
 """
 
 import importlib
 import pkgutil
 
 import selfchecks
-import tests
+from kmask.properties import load, properties
 
 
-def _modules(package, prefix):
+def families():
+    """Every fault family module."""
     return [
-        importlib.import_module(f"{package.__name__}.{info.name}")
-        for info in pkgutil.iter_modules(package.__path__)
-        if info.name.startswith(prefix)
+        importlib.import_module(f"selfchecks.{info.name}")
+        for info in pkgutil.iter_modules(selfchecks.__path__)
+        if info.name.endswith("faults") and not info.name.startswith("test_")
     ]
 
 
-def _families():
-    return [m for m in _modules(selfchecks, "test_") if hasattr(m, "CASES")]
-
-
-def properties():
-    """Every Hypothesis property in tests/."""
-    return {
-        getattr(module, name)
-        for module in _modules(tests, "test_")
-        for name in dir(module)
-        if name.startswith("test_") and hasattr(getattr(module, name), "hypothesis")
-    }
+def cases():
+    return [case for family in families() for case in family.CASES]
 
 
 def test_every_property_has_a_fault():
     """Each property in tests/ is broken by at least one injected fault."""
-    covered = {prop for family in _families() for _, prop, _ in family.CASES}
-    missing = sorted(p.__name__ for p in properties() - covered)
+    covered = {case.test_id for case in cases()}
+    missing = sorted(set(properties()) - covered)
     assert not missing, f"properties no fault is shown to break: {missing}"
+
+
+def test_every_case_names_a_test():
+    """Each fault case names a test of tests/ that exists (``load`` raises otherwise)."""
+    for case in cases():
+        load(case.test_id)
 
 
 def test_every_fault_is_used():
     """Each fault in every family's registry breaks at least one property."""
-    for family in _families():
-        unused = set(family.FAULTS) - {fault for fault, _, _ in family.CASES}
+    for family in families():
+        unused = set(family.FAULTS) - {case.fault for case in family.CASES}
         assert not unused, f"{family.__name__}: faults that break no property: {sorted(unused)}"

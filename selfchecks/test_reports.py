@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from kmask.report import REPORT_DIR_VARIABLE
-from tests.test_known_divergences import bidirectional_unroll_witness
+from kmask.witnesses import bidirectional_unroll_witness
 
 
 def test_failure_leaves_a_script_that_fails_the_same_way(tmp_path, monkeypatch):

@@ -2,7 +2,8 @@
 
 Each fault leaves the forward pass of inference right, or nearly, and leaks padding into what
 training sees: a gradient, a loss average, dropout noise, normalisation statistics, or the
-16-bit path of mixed precision. ``test_training_faults.py`` proves each breaks a property.
+16-bit path of mixed precision. ``CASES`` says which property each must break, and in which
+comparison; ``test_training_faults.py`` proves it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from kmask.keras_compat import GENERATION, layers, tf
 
 from .faults import rnn_with
-from .injection import Fault, patched, registry
+from .injection import Fault, FaultCase, patched, registry
 from .loss_faults import loss_divides_by_all_steps
 
 LEAK = 1e-6
@@ -137,3 +138,28 @@ FAULTS = registry(
         rnn_drops_mask_in_16_bit,
     ),
 )
+
+GRADIENTS = "tests/test_gradients.py::"
+STEPS = "tests/test_optimizer_steps.py::"
+PADDED_INPUT_GRADIENT = "gradient of the masked loss reaches padded inputs"
+
+CASES = [
+    FaultCase("rnn_blends_with_leaky_mask", GRADIENTS + "test_input_gradient_is_zero_at_padded_steps",
+              dict(focus="LSTM"), PADDED_INPUT_GRADIENT),
+    FaultCase("pooling_gradient_ignores_mask", GRADIENTS + "test_input_gradient_is_zero_at_padded_steps",
+              dict(focus="GlobalAveragePooling1D"), PADDED_INPUT_GRADIENT),
+    FaultCase("pooling_gradient_ignores_mask", GRADIENTS + "test_weight_gradients_ignore_padding",
+              dict(focus="GlobalAveragePooling1D"), "gradient of weight"),
+    FaultCase("pooling_gradient_ignores_mask", STEPS + "test_optimizer_step_ignores_padding",
+              dict(focus="GlobalAveragePooling1D", optimizer="SGD"), "weights after one SGD step"),
+    FaultCase("loss_divides_by_all_steps", STEPS + "test_fit_ignores_padding", dict(focus="GRU"),
+              "weights after fit"),
+    FaultCase("dropout_ignores_noise_shape", "tests/test_training_mode.py::test_training_outputs_ignore_padding",
+              dict(focus="Dropout"), "training mode: padded batch vs"),
+    FaultCase("batchnorm_moments_ignore_mask",
+              "tests/test_batchnorm_mask.py::test_batchnorm_statistics_ignore_padded_steps", {}, "moving mean"),
+    FaultCase("rnn_drops_mask_in_16_bit", "tests/test_mixed_precision.py::test_mixed_precision_agrees_with_float32",
+              dict(focus="LSTM", policy="mixed_float16"), "mixed_float16 vs float32"),
+]
+"""Which property, with which parameters, each fault must break, and the comparison its
+failure must name."""

@@ -7,8 +7,6 @@ metrics, ``sum(mask * weight * value) / sum(mask * weight)`` over all batches.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -17,11 +15,20 @@ from hypothesis.extra import numpy as hnp
 
 from kmask import loss_reference as ref
 from kmask.compare import assert_close, loss_tolerance
-from kmask.compiled import BATCHED_METHODS, EXECUTIONS, METHODS, compiled_for, with_head
+from kmask.compiled import BATCHED_METHODS, EXECUTIONS, METHODS, with_head
 from kmask.divergences import BY_ID
+from kmask.draw import targets
+from kmask.loss_checks import (
+    BATCH_SIZE,
+    MIN_REAL_STEPS,
+    LossCase,
+    check_loss,
+    check_padded_targets_ignored,
+    run_case,
+    where,
+)
 from strategies import StackSpec, context_layers, mask_values
 
-BATCH_SIZE = 4
 SPLIT_BATCH_SIZE = 3
 """Batched methods also run with batches of 3 and 1 rows: unequal batches tell a
 batch-size-weighted mean of batch losses from a mean over real steps."""
@@ -34,35 +41,8 @@ REPRESENTATIVE_LOSSES = {
 }
 """One loss per kind of target: the metric and padded-target properties draw from these."""
 
-ALL_PADDED_NAN = BY_ID["loss-all-padded-batch-nan"]
 SAMPLE_WEIGHTS_FAIL = BY_ID["sample-weight-sequence-outputs-fail"]
 JIT_TIMESTEP_WEIGHTS_FAIL = BY_ID["jit-timestep-sample-weight-fails"]
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class LossCase:
-    """One drawn example: a model, its weights, data, targets, weights and how to run it."""
-
-    spec: StackSpec
-    api: str
-    loss: str
-    execution: str
-    method: str
-    batch_size: int
-    seed: int
-    values: np.ndarray
-    mask: np.ndarray
-    targets: np.ndarray
-    sample_weight: np.ndarray | None
-
-    def __repr__(self) -> str:
-        with np.printoptions(precision=6, threshold=100_000, linewidth=100):
-            return (
-                f"LossCase(model={self.spec} [{self.api}], loss={self.loss!r}, "
-                f"execution={self.execution!r}, method={self.method!r}, batch_size={self.batch_size}, "
-                f"weight_seed={self.seed},\n  values={self.values!r},\n  mask={self.mask!r},\n"
-                f"  targets={self.targets!r},\n  sample_weight={self.sample_weight!r})"
-            )
 
 
 @st.composite
@@ -74,27 +54,6 @@ def loss_specs(draw, api: str) -> StackSpec:
     layers = draw(st.lists(context, max_size=1), label="context")
     mask_value = draw(mask_values(), label="mask_value") if style == "masking" else 0.0
     return StackSpec(style, tuple(layers), mask_value=mask_value)
-
-
-@st.composite
-def targets(draw, kind: str, mask: np.ndarray, units: int = 3) -> np.ndarray:
-    """Targets of ``kind`` at real steps and arbitrary (finite) values at padded steps."""
-    shape = mask.shape + (units,)
-    if kind == "sparse":
-        return draw(hnp.arrays(np.int32, mask.shape, elements=st.integers(0, units - 1)))
-    if kind == "real":
-        real = draw(hnp.arrays(np.float32, shape, elements=st.floats(-2, 2, width=32, allow_subnormal=False)))
-    elif kind == "binary":
-        real = draw(hnp.arrays(np.float32, shape, elements=st.sampled_from([0.0, 1.0])))
-    else:  # one_hot, distribution
-        if kind == "one_hot":
-            classes = draw(hnp.arrays(np.int32, mask.shape, elements=st.integers(0, units - 1)))
-            real = np.eye(units, dtype=np.float32)[classes]
-        else:
-            raw = draw(hnp.arrays(np.float32, shape, elements=st.floats(0.0625, 1, width=32, allow_subnormal=False)))
-            real = raw / raw.sum(axis=-1, keepdims=True)
-    garbage = draw(hnp.arrays(np.float32, shape, elements=st.floats(-1e3, 1e3, width=32, allow_subnormal=False)))
-    return np.where(mask[..., None], real, garbage).astype(np.float32)
 
 
 def sample_weights(mask: np.ndarray, execution: str) -> st.SearchStrategy:
@@ -115,10 +74,7 @@ def loss_cases(draw, losses, execution: str, *, methods=METHODS) -> LossCase:
     loss = draw(st.sampled_from(list(losses)), label="loss")
     api = draw(st.sampled_from(["sequential", "functional", "subclassed"]), label="api")
     spec = with_head(draw(loss_specs(api), label="spec"), loss)
-    # Keras 2 reports NaN for a batch without real steps (a recorded divergence): there,
-    # every row keeps a real step, so every batch has one.
-    min_length = 1 if ALL_PADDED_NAN.active else 0
-    batch = draw(spec.batches(batch_size=st.just(BATCH_SIZE), min_length=min_length), label="batch")
+    batch = draw(spec.batches(batch_size=st.just(BATCH_SIZE), min_length=MIN_REAL_STEPS), label="batch")
     method = draw(st.sampled_from(methods), label="method")
     split = method in BATCHED_METHODS and draw(st.booleans(), label="several_batches")
     return LossCase(
@@ -133,43 +89,6 @@ def loss_cases(draw, losses, execution: str, *, methods=METHODS) -> LossCase:
         mask=batch.mask,
         targets=draw(targets(ref.LOSSES[loss][1], batch.mask), label="targets"),
         sample_weight=draw(sample_weights(batch.mask, execution), label="sample_weight"),
-    )
-
-
-def run_case(case: LossCase):
-    """The logs Keras reports for ``case``, and the eager predictions the reference uses."""
-    compiled = compiled_for(case.spec, case.api, case.loss, case.execution, case.values.shape[1])
-    compiled.set_weights(case.seed)
-    predictions = compiled.predict_eagerly(case.values)
-    logs = compiled.report(case.method, case.values, case.targets, case.sample_weight, case.batch_size)
-    return logs, predictions
-
-
-def chunks(case: LossCase):
-    """The row slices Keras splits the data into."""
-    return [slice(i, i + case.batch_size) for i in range(0, len(case.values), case.batch_size)]
-
-
-def where(case: LossCase) -> str:
-    return f"{case.method} ({case.execution}, batches of {case.batch_size}) of {case.spec} [{case.api}]"
-
-
-def check_loss(case: LossCase):
-    logs, predictions = run_case(case)
-    sw = case.sample_weight
-    batch_losses = [
-        ref.masked_batch_loss(
-            ref.per_step_loss(case.loss, case.targets[rows], predictions[rows]),
-            case.mask[rows],
-            None if sw is None else sw[rows],
-        )
-        for rows in chunks(case)
-    ]
-    expected = ref.over_batches(batch_losses, [len(case.mask[rows]) for rows in chunks(case)])
-    assert_close(
-        logs["loss"], expected, loss_tolerance(case.spec.depth, case.values.shape[1]),
-        f"'{case.loss}' loss reported by {where(case)} vs sum(mask*weight*loss)/sum(mask) per batch "
-        f"({[round(b, 6) for b in batch_losses]}), batch-size-weighted over batches",
     )
 
 
@@ -215,15 +134,6 @@ def test_compiled_metrics_equal_masked_reference(execution, data):
     check_metrics(data.draw(loss_cases(REPRESENTATIVE_LOSSES, execution), label="case"))
 
 
-def check_padded_targets_ignored(case: LossCase, other_targets: np.ndarray):
-    first, _ = run_case(case)
-    second, _ = run_case(dataclasses.replace(case, targets=other_targets))
-    assert_close(
-        second["loss"], first["loss"], loss_tolerance(case.spec.depth, case.values.shape[1]),
-        f"'{case.loss}' loss of {where(case)} after changing only the targets at padded steps",
-    )
-
-
 @given(data=st.data())
 def test_loss_ignores_padded_targets(data):
     """The reported loss does not change when the targets at padded steps change, whatever
@@ -236,80 +146,3 @@ def test_loss_ignores_padded_targets(data):
     mask = case.mask if case.targets.ndim == 2 else case.mask[..., None]
     check_padded_targets_ignored(case, np.where(mask, case.targets, other).astype(case.targets.dtype))
 
-
-def _one_case(loss="mean_absolute_error", execution="graph", method="test_on_batch", **changes):
-    """A fixed case for the divergence witnesses: Masking(0) -> Dense head, two rows."""
-    values = np.array([[[1, 2], [3, 0.5], [0, 0]], [[0.5, 1], [0, 0], [0, 0]]], np.float32)
-    mask = np.any(values != 0, axis=-1)
-    case = LossCase(
-        spec=with_head(StackSpec("masking", ()), loss), api="functional", loss=loss,
-        execution=execution, method=method, batch_size=len(values), seed=1, values=values,
-        mask=mask, targets=np.linspace(-1, 1, 18, dtype=np.float32).reshape(2, 3, 3),
-        sample_weight=None,
-    )
-    return dataclasses.replace(case, **changes)
-
-
-def _reported_loss_or_failure(case: LossCase) -> None:
-    """``check_loss(case)``, with Keras refusing the call reported as a failed property."""
-    try:
-        check_loss(case)
-    except AssertionError:
-        raise
-    except Exception as error:  # Keras failed instead of reporting a loss
-        raise AssertionError(f"{where(case)} raised {type(error).__name__}: {error}") from error
-
-
-def all_padded_batch_witness():
-    case = _one_case()
-    _reported_loss_or_failure(dataclasses.replace(case, values=np.zeros_like(case.values),
-                                                  mask=np.zeros_like(case.mask)))
-
-
-def sequence_sample_weight_witness():
-    case = _one_case()
-    for weights in (np.array([0.5, 2], np.float32), np.full(case.mask.shape, 0.5, np.float32)):
-        _reported_loss_or_failure(dataclasses.replace(case, sample_weight=weights))
-
-
-def jit_timestep_sample_weight_witness():
-    """Per-sample then per-timestep weights work under XLA wherever they work without it."""
-    weights = (np.array([0.5, 2], np.float32), np.full((2, 3), 0.5, np.float32))
-    try:
-        for w in weights:
-            _reported_loss_or_failure(_one_case(execution="graph", sample_weight=w))
-    except AssertionError:
-        return  # sample weights fail without XLA too: that is another divergence
-    for w in weights:
-        _reported_loss_or_failure(_one_case(execution="jit", sample_weight=w))
-
-
-def nonfinite_padded_targets_witness():
-    case = _one_case(loss="mean_squared_error")
-    for value in (np.nan, np.inf):
-        other = np.where(case.mask[..., None], case.targets, np.float32(value))
-        check_padded_targets_ignored(case, other)
-
-
-def class_weight_witness():
-    """fit(class_weight=) on (batch, timesteps) labels weighs each real step by its own class,
-    or refuses; it must not report another loss."""
-    case = _one_case("sparse_categorical_crossentropy", method="fit")
-    labels = np.array([[2, 0, 1], [1, 1, 0]], np.int32)
-    class_weight = {0: 1.0, 1: 3.0, 2: 0.25}
-    compiled = compiled_for(case.spec, case.api, case.loss, case.execution, 3)
-    compiled.set_weights(case.seed)
-    predictions = compiled.predict_eagerly(case.values)
-    try:
-        history = compiled.model.fit(case.values, labels, class_weight=class_weight, epochs=1,
-                                     shuffle=False, verbose=0)
-    except Exception:  # refusing is an acceptable answer for sequence targets
-        return
-    weights = np.vectorize(class_weight.get)(labels)
-    expected = ref.masked_batch_loss(
-        ref.per_step_loss(case.loss, labels, predictions), case.mask, weights
-    )
-    assert_close(
-        history.history["loss"][-1], expected, loss_tolerance(case.spec.depth, 3),
-        "fit(class_weight=...) on per-timestep labels vs each real step weighted by its class",
-    )

@@ -4,21 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kmask.checks import assert_same_real_outputs
-from kmask.modes import MODES, PREDICT_MODES, runner_for
+from kmask.draw import stacks_without_known_divergences
+from kmask.forward_checks import check_modes_agree
+from kmask.modes import MODES, PREDICT_MODES
 from strategies import CATALOG
-
-from ._draw import stacks_without_known_divergences
 
 MODE_CASES = [pytest.param(kind, mode, id=f"{kind}-{mode}") for kind in CATALOG for mode in MODES]
 BATCH_SIZE = 4  # one shape bucket per timestep bucket: each runner traces at most twice
-
-
-def check_modes_agree(spec, mode, batch, api="functional"):
-    runner = runner_for(spec, api, mode, batch.timesteps)
-    eager, compiled = runner.eager(batch), runner.compiled(batch)
-    rows = range(batch.batch_size)
-    assert_same_real_outputs(spec, batch, compiled, rows, batch, eager, rows, f"{mode} vs eager")
 
 
 @pytest.mark.parametrize("focus, mode", MODE_CASES)

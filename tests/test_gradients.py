@@ -8,34 +8,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from kmask.compare import assert_close, tolerance
+from kmask.compare import assert_close
+from kmask.draw import stacks_without_known_divergences
+from kmask.forward_checks import EXTRA_PADDING
 from kmask.training import gradient_runner
-
-from ._draw import stacks_without_known_divergences
+from kmask.training_checks import gradient_tolerance, min_length
 
 API = "functional"
 FOCUS = ["LSTM", "Bidirectional", "MultiHeadAttention", "GlobalAveragePooling1D"]
-EXTRA_PADDING = 3
-
-
 def training_specs(focus: str, style: str | None = "explicit") -> st.SearchStrategy:
     """Stacks around ``focus`` with at most one context layer (training examples build and trace
     a new model each; small stacks keep that cheap)."""
     return stacks_without_known_divergences(focus, API, style=style, max_context=1)
-
-
-def min_length(spec) -> int:
-    """1 where a stack pools over time: Keras 3 averages a fully padded row to NaN, whose
-    gradient is NaN everywhere; 0 (fully padded rows allowed) otherwise."""
-    return int(any(layer.kind == "GlobalAveragePooling1D" for layer in spec.layers))
-
-
-def gradient_tolerance(spec, timesteps: int, grads) -> float:
-    """float32 tolerance for a gradient: the backward pass is a second chain as deep as the
-    forward one (so twice the depth), and a gradient is a sum whose rounding error scales with
-    its largest terms, so the tolerance scales with the largest entry of the gradient."""
-    scale = max([1.0] + [float(np.nanmax(np.abs(g))) for g in grads if g.size])
-    return tolerance(2 * spec.depth, timesteps) * scale
 
 
 def assert_same_gradients(spec, timesteps, grads_a, grads_b, what: str) -> None:

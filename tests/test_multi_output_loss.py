@@ -6,9 +6,9 @@ from hypothesis import strategies as st
 from kmask import loss_reference as ref
 from kmask.compare import assert_close, loss_tolerance
 from kmask.compiled import EXECUTIONS, OUTPUT_NAMES, two_mask_model_for
+from kmask.draw import targets
+from kmask.loss_checks import BATCH_SIZE, MIN_REAL_STEPS
 from strategies import mask_values, padded_batches
-
-from .test_compiled_loss import ALL_PADDED_NAN, BATCH_SIZE, targets
 
 REAL_TARGET_LOSSES = [name for name, (_, kind) in ref.LOSSES.items() if kind == "real"]
 DEPTH = 2  # input layer and Dense head
@@ -24,7 +24,7 @@ def test_each_output_masked_with_its_own_mask(data):
     mask_value = data.draw(mask_values(), label="mask_value")
     timesteps = data.draw(st.sampled_from([6, 9]), label="timesteps")
     shape = dict(batch_size=st.just(BATCH_SIZE), timesteps=st.just(timesteps),
-                 min_length=1 if ALL_PADDED_NAN.active else 0)
+                 min_length=MIN_REAL_STEPS)
     features = data.draw(padded_batches("masking", mask_value=mask_value, **shape), label="features")
     tokens = data.draw(padded_batches("embedding", **shape), label="tokens")
     masks = (features.mask, tokens.mask)

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from kmask.compare import assert_close, tolerance
+from kmask.draw import stacks_without_known_divergences
+from kmask.forward_checks import EXTRA_PADDING
 from kmask.training import (
     ADAM_EPSILON,
     ADAM_LEARNING_RATE,
@@ -20,12 +22,9 @@ from kmask.training import (
     fit_runner,
     gradient_runner,
 )
+from kmask.training_checks import gradient_tolerance, min_length
 from strategies import PaddedBatch
 
-from ._draw import stacks_without_known_divergences
-from .test_gradients import gradient_tolerance, min_length
-
-EXTRA_PADDING = 3
 STEP_SENSITIVITY = {"SGD": SGD_LEARNING_RATE, "Adam": ADAM_LEARNING_RATE / ADAM_EPSILON}
 """How far a weight moves per unit of gradient change in one step (see kmask/training.py)."""
 STEP_CASES = [("LSTM", "SGD"), ("MultiHeadAttention", "Adam")]
@@ -70,7 +69,9 @@ def check_step_ignores_padding(spec, batch, content, optimizer):
     expected = runner.step(batch, optimizer)
     for what, other in variants(batch, content).items():
         actual = gradient_runner(spec, "functional", other.timesteps).step(other, optimizer)
-        assert_same_weights(spec, actual, expected, tol, f"{optimizer} step, {what}")
+        assert_same_weights(
+            spec, actual, expected, tol, f"weights after one {optimizer} step, padded batch vs {what}"
+        )
 
 
 @pytest.mark.parametrize("focus, optimizer", STEP_CASES)
@@ -120,7 +121,7 @@ def check_fit_ignores_padding(spec, batch):
     )
     for what, other in variants(batch).items():
         actual = fit_runner(spec, "sequential", other.timesteps).fit(other)
-        assert_same_weights(spec, actual, expected, tol, f"fit, {what}")
+        assert_same_weights(spec, actual, expected, tol, f"weights after fit, padded batch vs {what}")
 
 
 @pytest.mark.parametrize("focus", FIT_FOCUS)

@@ -9,14 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from kmask.build import model_for
 from kmask import report
+from kmask.build import model_for
 from kmask.checks import assert_eager_runs_agree, assert_same_real_outputs
 from kmask.compare import tolerance
-from kmask.run import call_eagerly, call_rows_alone
-from strategies import APIS, CATALOG, PaddedBatch, supported
-
-from ._draw import stacks_without_known_divergences
+from kmask.draw import stacks_without_known_divergences
+from kmask.forward_checks import EXTRA_PADDING, check_padded_equals_alone
+from kmask.run import call_eagerly
+from strategies import APIS, CATALOG, supported
 
 FOCUS_CASES = [
     pytest.param(kind, api, id=f"{kind}-{api}")
@@ -24,39 +24,6 @@ FOCUS_CASES = [
     for api in APIS
     if supported(kind, api)
 ]
-
-
-def unpadded(batch: PaddedBatch, i: int) -> PaddedBatch:
-    """Row ``i`` of ``batch`` without its padding, as a batch of one."""
-    values = batch.row(i)
-    return PaddedBatch(batch.style, values, np.ones(values.shape[:2], bool), batch.mask_value)
-
-
-def check_padded_equals_alone(spec, api, batch):
-    with report.reproduced_by("padded_vs_alone", lambda: padded_vs_alone_script(spec, api, batch)):
-        outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch)
-        alone = call_rows_alone(lambda n: model_for(spec, api, n), batch)
-        for i, row_outputs in alone.items():
-            assert_same_real_outputs(
-                spec, batch, outputs, [i], unpadded(batch, i), row_outputs, [0],
-                "padded batch vs the row run alone",
-            )
-
-
-def padded_vs_alone_script(spec, api, batch) -> str:
-    rows = [i for i in range(batch.batch_size) if batch.lengths[i]]
-    runs = [report.run_of("make_model", spec, batch)]
-    comparisons = []
-    for k, i in enumerate(rows, start=1):
-        alone = unpadded(batch, i)
-        runs.append(report.run_of("make_model", spec, alone))
-        comparisons += report.row_comparisons(spec, batch, 0, [i], alone, k, [0])
-    return report.script(
-        f"Padding changes what a {api} model computes: {spec}",
-        "at every real timestep and in every final output, a padded batch (run 0) gives what "
-        "each row gives when run alone without its padding (runs 1...)",
-        {"make_model": (spec, api)}, runs, comparisons, tolerance(spec.depth, batch.timesteps),
-    )
 
 
 def two_runs_script(title, expectation, spec, models, run_a, batch_a, run_b, batch_b) -> str:
@@ -109,9 +76,6 @@ def test_real_outputs_ignore_padding_content(focus, api, data):
         label="new_padding_content",
     )
     check_padding_content_ignored(spec, api, batch, content)
-
-
-EXTRA_PADDING = 3
 
 
 def check_extra_padding_ignored(spec, api, batch):

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from kmask.build import model_for
 from kmask.compare import assert_close, tolerance
+from kmask.draw import without_known_divergences
 from kmask.oracle import held_outputs
 from kmask.run import call_eagerly, call_rows_alone
 from strategies import (
@@ -19,9 +20,6 @@ from strategies import (
     mask_values,
     recurrent_layers,
 )
-
-from ._draw import without_known_divergences
-
 
 RECURRENT_CASES = [
     pytest.param(kind, api, id=f"{kind}-{api}")
@@ -66,14 +64,15 @@ def check_padded_steps_hold(spec, api, batch):
     )
     if not states:
         return
-    assert_close(states[0], held[:, -1], tol, "the returned h state must be the last real output; " + where)
+    assert_close(states[0], held[:, -1], tol, "returned state 0 (h) must be the last real output; " + where)
     alone = call_rows_alone(lambda n: model_for(spec, api, n), batch)
     for i in range(batch.batch_size):
         for k, state in enumerate(states):
             expected = alone[i][k + 1][0] if i in alone else np.zeros_like(state[i])
             assert_close(
                 state[i], expected, tol,
-                f"state {k} of row {i} must stop at its last real step (the row run alone); {where}",
+                f"returned state {k} of row {i} must stop at its last real step (the row run alone); "
+                + where,
             )
 
 

@@ -9,29 +9,9 @@ Keras since TF 2.12 divides by the real timesteps only, so the two must now agre
 
 import numpy as np
 
-from kmask.build import uniform_weights
 from kmask.compare import assert_close, loss_tolerance
-from kmask.keras_compat import describe, keras, layers
-
-X = np.array(
-    [
-        [[0, 0], [0, 0], [1, 0], [0, 1], [0, 1]],
-        [[0, 0], [0, 1], [1, 0], [0, 1], [0, 1]],
-    ],
-    dtype=np.float32,
-)
-Y_TRUE = np.ones((2, 5, 3), dtype=np.float32)
-REAL = np.any(X != 0, axis=-1)  # 7 real timesteps of 10
-
-
-def seed_notebook_model():
-    """The notebook's model, with deterministic weights instead of a random initialisation."""
-    inputs = keras.Input(shape=(5, 2))
-    outputs = layers.LSTM(3, return_sequences=True)(layers.Masking(mask_value=0)(inputs))
-    model = keras.Model(inputs, outputs)
-    model.compile(loss="mae", optimizer="adam")
-    model.set_weights(uniform_weights(0, [w.shape for w in model.get_weights()]))
-    return model
+from kmask.keras_compat import describe
+from kmask.seed_notebook import REAL, X, Y_TRUE, seed_notebook_model
 
 
 def test_seed_notebook_evaluate_equals_masked_loss():

@@ -11,19 +11,16 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from kmask.checks import assert_same_real_outputs
+from kmask.draw import stacks_without_known_divergences
+from kmask.forward_checks import EXTRA_PADDING
 from kmask.training import training_mode_runner
 from strategies import RECURRENT, LayerSpec, PaddedBatch, StackSpec
 from strategies.replay import Draws
-
-from ._draw import stacks_without_known_divergences
 
 API = "functional"
 FOCUS = ["Dropout", "LSTM", "Bidirectional"]
 DROPOUT_SEED = 11
 RNN_DROPOUT = 0.25
-EXTRA_PADDING = 3
-
-
 def noisy_layer(layer: LayerSpec, sequence: bool) -> LayerSpec:
     """``layer`` with dropout: ``Dropout`` on a sequence draws one noise value per row and
     feature (``noise_shape=(batch, 1, features)``), so its noise does not depend on the sequence
@@ -67,7 +64,7 @@ def check_training_outputs_ignore_padding(spec, batch, content):
     for what, other in others.items():
         outputs = training_mode_runner(spec, API, other.timesteps)(other)
         assert_same_real_outputs(
-            spec, batch, first, rows, other, outputs, rows, f"training mode, {what}"
+            spec, batch, first, rows, other, outputs, rows, f"training mode: padded batch vs {what}"
         )
 
 

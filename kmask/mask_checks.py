@@ -1,0 +1,98 @@
+"""Mask comparisons the propagation properties, the save/load property and their divergence
+witnesses share: a mask against the rule, every tensor of a Functional graph against the rules,
+and the masks the rules give each layer of a chain."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .divergences import BY_ID
+from .graph_build import as_mask, functional_graph, run_graph
+from .keras_compat import GENERATION, tf
+from .mask_rules import (
+    RAISES_TYPE_ERROR,
+    expected_compute_mask,
+    expected_graph_masks,
+    generation_differences,
+)
+
+NO_MASK_SUPPORT = "does not support masking"
+"""What Keras 2's ``compute_mask`` says when it raises for a layer without mask support."""
+
+
+def describe_mask(mask) -> str:
+    return "no mask" if mask is None else np.array2string(np.asarray(mask).astype(int))
+
+
+def assert_same_mask(actual, expected, what: str) -> None:
+    """Both None, or equal boolean arrays."""
+    if actual is None or expected is None:
+        if actual is not None or expected is not None:
+            raise AssertionError(
+                f"{what}: got {describe_mask(actual)}, the rule says {describe_mask(expected)}"
+            )
+        return
+    if actual.shape != expected.shape or not np.array_equal(actual, expected):
+        raise AssertionError(
+            f"{what}: got mask\n{describe_mask(actual)}\nthe rule says\n{describe_mask(expected)}"
+        )
+
+
+def check_compute_mask(layer_spec, layer, inputs, masks, values, what: str) -> None:
+    """``layer.compute_mask`` called directly returns what the rule says, or raises Keras 2's
+    TypeError for a layer without mask support where the rule says it does."""
+    expected = expected_compute_mask(layer_spec, masks, values, GENERATION)
+    single = len(inputs) == 1
+    tf_masks = [None if m is None else tf.constant(m) for m in masks]
+    try:
+        got = layer.compute_mask(inputs[0] if single else inputs, tf_masks[0] if single else tf_masks)
+    except TypeError as error:
+        if NO_MASK_SUPPORT not in str(error):
+            raise
+        if expected != RAISES_TYPE_ERROR:
+            raise AssertionError(f"{what}: compute_mask raised {error!r}") from error
+        return
+    if expected == RAISES_TYPE_ERROR:
+        raise AssertionError(f"{what}: compute_mask returned instead of raising TypeError")
+    got = list(got) if isinstance(got, (list, tuple)) else [got]
+    for k, (g, e) in enumerate(zip(got, expected)):
+        assert_same_mask(as_mask(g), e, f"{what}, compute_mask output {k}")
+
+
+def attention_inputs(spec) -> set[int]:
+    """Tensors that MultiHeadAttention strips of their eager mask where that divergence is active."""
+    if not BY_ID["multiheadattention-strips-input-masks"].active:
+        return set()
+    return {i for node in spec.nodes if node.layer.kind == "MultiHeadAttention" for i in node.inputs}
+
+
+def check_graph_masks(spec, batch, raw) -> None:
+    """At every tensor of the Functional graph of ``spec``, the attached mask, whether the
+    symbolic tensor has one, and ``compute_mask`` called directly follow the rules."""
+    graph = functional_graph(spec, batch.timesteps)
+    tensors, values, masks = run_graph(graph, batch.values, raw)
+    expected = expected_graph_masks(spec, batch.values, values, GENERATION)
+    stripped = attention_inputs(spec)
+    note = generation_differences(node.layer.kind for node in spec.nodes)
+    for i, (got, want) in enumerate(zip(masks, expected)):
+        where = f"tensor t{i} of {spec}{note}"
+        if i not in stripped:
+            assert_same_mask(got, want, f"{where}: attached mask")
+        if graph.symbolic_has_mask[i] != (want is not None):
+            raise AssertionError(
+                f"{where}: the symbolic tensor {'has' if graph.symbolic_has_mask[i] else 'has no'} "
+                f"mask, the rule says {describe_mask(want)}"
+            )
+    for node, layer in zip(spec.nodes, graph.layers):
+        check_compute_mask(
+            node.layer, layer, [tensors[i] for i in node.inputs], [masks[i] for i in node.inputs],
+            [values[i] for i in node.inputs], f"node {node} of {spec}{note}",
+        )
+
+
+def expected_chain_masks(spec, batch, raw):
+    """Each chain layer's output mask by the recorded rules (input layer first; mid-chain values,
+    which a re-masking layer reads, come from the Functional graph)."""
+    _, values, _ = run_graph(functional_graph(spec, batch.timesteps), batch.values, raw)
+    masks = expected_graph_masks(spec, batch.values, values, GENERATION)
+    return [masks[0]] + masks[2:]  # a chain never reads the unmasked input t1

@@ -1,0 +1,298 @@
+"""One witness per record of :data:`kmask.divergences.DIVERGENCES`: a fixed example of the
+property the record says Keras breaks.
+
+A witness raises AssertionError where Keras diverges and returns where it behaves;
+``tests/test_known_divergences.py`` replays each one and checks that it fails exactly where its
+record is active. A witness whose divergence is "Keras raises" catches exactly that exception,
+recognised by its type and its message, and reports it as an AssertionError; any other exception
+propagates as what it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import pathlib
+import tempfile
+
+import numpy as np
+
+from strategies import LayerSpec, PaddedBatch, StackSpec
+from strategies.graphs import GraphSpec, Node
+
+from . import loss_reference as ref
+from .compare import assert_close, loss_tolerance
+from .compiled import compiled_for, with_head
+from .forward_checks import check_modes_agree, check_padded_equals_alone
+from .graph_build import attached_mask, chain_model, functional_graph, run_graph
+from .keras_compat import GENERATION, keras, layers, tf
+from .loss_checks import LossCase, check_loss, check_padded_targets_ignored
+from .mask_checks import NO_MASK_SUPPORT, assert_same_mask, check_graph_masks
+from .mask_rules import expected_graph_masks
+from .save_load import EMBED_POOL, check_reload_keeps_masking
+from .training_checks import check_mixed_agrees_with_float32
+
+SEQUENCE_WEIGHT_SHAPE_ERROR = "Dimensions must be equal"
+"""How Keras 3's graph-mode loss refuses per-sample weights on a sequence output."""
+
+
+@contextlib.contextmanager
+def keras_raises(error_type, fragment: str, what: str):
+    """Keras raising ``error_type`` with ``fragment`` in its message inside the block is the
+    divergence: it is reported as an AssertionError saying ``what`` failed. Every other
+    exception propagates unchanged."""
+    try:
+        yield
+    except error_type as error:
+        if fragment not in str(error):
+            raise
+        first_line = str(error).strip().splitlines()[0]
+        raise AssertionError(f"{what}: Keras raised {type(error).__name__}: {first_line}") from error
+
+
+# --------------------------------------------------------------------------- forward
+
+
+def _tokens(rows, timesteps):
+    values = np.zeros((len(rows), timesteps), np.int32)
+    for i, row in enumerate(rows):
+        values[i, : len(row)] = row
+    return PaddedBatch("embedding", values, values != 0)
+
+
+def bidirectional_unroll_witness():
+    """Bidirectional(LSTM(unroll=True)) on a post-padded row gives what the row gives alone."""
+    lstm = LayerSpec.make(
+        "LSTM", units=3, return_sequences=True, return_state=False, go_backwards=False, unroll=True
+    )
+    spec = StackSpec("embedding", (LayerSpec.make("Bidirectional", layer=lstm, merge_mode="concat"),))
+    check_padded_equals_alone(spec, "functional", _tokens([[3, 5]], 4))
+
+
+def timedistributed_predict_witness():
+    """predict() of a TimeDistributed model agrees with eager calls on two sequence lengths."""
+    dense = LayerSpec.make("Dense", units=3)
+    spec = StackSpec("embedding", (LayerSpec.make("TimeDistributed", layer=dense),))
+    check_modes_agree(spec, "predict", _tokens([[1, 2], [3]], 6))
+    check_modes_agree(spec, "predict", _tokens([[1, 2], [3]], 9))
+
+
+# --------------------------------------------------------------------------- losses
+
+
+def _loss_case(loss="mean_absolute_error", execution="graph", method="test_on_batch", **changes):
+    """A fixed loss example: Masking(0) -> Dense head, two rows."""
+    values = np.array([[[1, 2], [3, 0.5], [0, 0]], [[0.5, 1], [0, 0], [0, 0]]], np.float32)
+    mask = np.any(values != 0, axis=-1)
+    case = LossCase(
+        spec=with_head(StackSpec("masking", ()), loss), api="functional", loss=loss,
+        execution=execution, method=method, batch_size=len(values), seed=1, values=values,
+        mask=mask, targets=np.linspace(-1, 1, 18, dtype=np.float32).reshape(2, 3, 3),
+        sample_weight=None,
+    )
+    return dataclasses.replace(case, **changes)
+
+
+PER_SAMPLE_THEN_PER_STEP = (np.array([0.5, 2], np.float32), np.full((2, 3), 0.5, np.float32))
+
+
+def all_padded_batch_witness():
+    """A batch without real steps reports the reference loss, 0."""
+    case = _loss_case()
+    check_loss(dataclasses.replace(case, values=np.zeros_like(case.values), mask=np.zeros_like(case.mask)))
+
+
+def sequence_sample_weight_witness():
+    """Per-sample and per-timestep weights on a sequence output give the reference loss."""
+    for weights in PER_SAMPLE_THEN_PER_STEP:
+        with keras_raises(ValueError, SEQUENCE_WEIGHT_SHAPE_ERROR,
+                          f"sample_weight of shape {weights.shape} on a sequence output"):
+            check_loss(_loss_case(sample_weight=weights))
+
+
+def jit_timestep_sample_weight_witness():
+    """Per-sample then per-timestep weights work under XLA wherever they work without it."""
+    try:
+        for weights in PER_SAMPLE_THEN_PER_STEP:
+            check_loss(_loss_case(execution="graph", sample_weight=weights))
+    except ValueError as error:
+        if SEQUENCE_WEIGHT_SHAPE_ERROR not in str(error):
+            raise
+        return  # sample weights fail without XLA too: that is sample-weight-sequence-outputs-fail
+    for weights in PER_SAMPLE_THEN_PER_STEP:
+        with keras_raises(tf.errors.InvalidArgumentError, "Tried to explicitly squeeze dimension",
+                          f"sample_weight of shape {weights.shape} under jit_compile=True"):
+            check_loss(_loss_case(execution="jit", sample_weight=weights))
+
+
+def nonfinite_padded_targets_witness():
+    """A NaN or inf target at a padded step leaves the loss as it was."""
+    case = _loss_case(loss="mean_squared_error")
+    for value in (np.nan, np.inf):
+        other = np.where(case.mask[..., None], case.targets, np.float32(value))
+        check_padded_targets_ignored(case, other)
+
+
+def class_weight_witness():
+    """fit(class_weight=) on (batch, timesteps) labels weighs each real step by its own class,
+    or refuses; it must not report another loss. Keras 3 refuses with the shape error of
+    per-sample weights on a sequence output (what class_weight becomes)."""
+    case = _loss_case("sparse_categorical_crossentropy", method="fit")
+    labels = np.array([[2, 0, 1], [1, 1, 0]], np.int32)
+    class_weight = {0: 1.0, 1: 3.0, 2: 0.25}
+    compiled = compiled_for(case.spec, case.api, case.loss, case.execution, 3)
+    compiled.set_weights(case.seed)
+    predictions = compiled.predict_eagerly(case.values)
+    try:
+        history = compiled.model.fit(case.values, labels, class_weight=class_weight, epochs=1,
+                                     shuffle=False, verbose=0)
+    except tf.errors.InvalidArgumentError as error:
+        if "Incompatible shapes" not in str(error):
+            raise
+        return  # refusing is an acceptable answer for sequence targets
+    weights = np.vectorize(class_weight.get)(labels)
+    expected = ref.masked_batch_loss(
+        ref.per_step_loss(case.loss, labels, predictions), case.mask, weights
+    )
+    assert_close(
+        history.history["loss"][-1], expected, loss_tolerance(case.spec.depth, 3),
+        "fit(class_weight=...) on per-timestep labels vs each real step weighted by its class",
+    )
+
+
+# --------------------------------------------------------------------------- mixed precision
+
+
+def masking_rounds_in_compute_dtype_witness():
+    """Real steps whose features lie within half a float16 ulp of the mask value stay real
+    under mixed_float16."""
+    lstm = LayerSpec.make("LSTM", units=3, return_sequences=False)
+    spec = StackSpec("masking", (lstm,), mask_value=1.0)
+    values = np.array([[[2.0, -1.0], [1.0001, 1.0], [0.5, 0.25]]], np.float32)
+    batch = PaddedBatch("masking", values, np.ones((1, 3), bool), 1.0)
+    check_mixed_agrees_with_float32(spec, "mixed_float16", batch)
+
+
+def rnn_bfloat16_witness():
+    """A GRU builds and agrees with float32 under mixed_bfloat16."""
+    spec = StackSpec("embedding", (LayerSpec.make("GRU", units=3, return_sequences=False),))
+    batch = PaddedBatch("embedding", np.array([[3, 5, 0]], np.int32), np.array([[True, True, False]]))
+    with keras_raises(TypeError, "DataType bfloat16 not in list of allowed values",
+                      f"building {spec} under mixed_bfloat16"):
+        check_mixed_agrees_with_float32(spec, "mixed_bfloat16", batch)
+
+
+# --------------------------------------------------------------------------- mask propagation
+
+
+def _graph(style, *nodes):
+    return GraphSpec(style, tuple(Node(LayerSpec.make(kind, **options), inputs)
+                                  for kind, options, inputs in nodes))
+
+
+def _tokens_and_raw():
+    tokens = np.array([[1, 2, 0, 0, 0, 0], [3, 4, 5, 0, 0, 0]], np.int32)
+    batch = PaddedBatch("embedding", tokens, tokens != 0)
+    return batch, np.ones((2, 6, 2), np.float32)
+
+
+def concatenate_time_axis_unmasked_witness():
+    """Concatenate(axis=1) of the masked input and the unmasked one: the masks concatenate."""
+    spec = _graph("embedding", ("Concatenate", {"axis": 1}, (0, 1)))
+    with keras_raises(ValueError, "Dimension 0 in both shapes must be equal", f"building {spec}"):
+        check_graph_masks(spec, *_tokens_and_raw())
+
+
+def multiheadattention_strips_input_masks_witness():
+    """Two MultiHeadAttention layers over the same masked tensor, both outputs and the tensor
+    itself returned: every tensor keeps the mask the rules say."""
+    mha = ("MultiHeadAttention", {"num_heads": 2, "key_dim": 2}, (0, 0))
+    spec = _graph("embedding", mha, mha)
+    graph = functional_graph(spec, 6)
+    batch, raw = _tokens_and_raw()
+    _, values, masks = run_graph(graph, batch.values, raw)
+    expected = expected_graph_masks(spec, batch.values, values, GENERATION)
+    for i in (0, 2, 3):
+        assert_same_mask(masks[i], expected[i], f"tensor t{i} of {spec}")
+
+
+def nested_model_symbolic_mask_witness():
+    """Embedding -> Dense nested in a Functional model: the symbolic output keeps the mask."""
+    spec = GraphSpec("embedding", (Node(LayerSpec.make("Dense", units=2), (0,)),))
+    model = chain_model(spec, "nested", 6)
+    if attached_mask(model.outputs[0]) is None:
+        raise AssertionError(f"nested model of {spec}: the symbolic output has no mask")
+
+
+def functional_h5_witness():
+    """Embedding -> TimeDistributed -> GlobalAveragePooling1D as a Functional model, through .h5."""
+    with tempfile.TemporaryDirectory() as directory:
+        with keras_raises(ValueError, "Unknown layer: 'NotEqual'",
+                          f"functional model of {EMBED_POOL} reloaded from h5"):
+            check_reload_keeps_masking(EMBED_POOL, "functional", "h5", pathlib.Path(directory))
+
+
+# --------------------------------------------------------------------------- the claims as written
+
+
+class _EmbedThenGRU(keras.layers.Layer):
+    """The seed notebook's situation: a subclassed layer chaining layers without ``mask=``."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = layers.Embedding(5, 2, mask_zero=True)
+        self.gru = layers.GRU(2)
+
+    def call(self, tokens):
+        return self.gru(self.embed(tokens))
+
+
+def subclassed_masks_not_propagated_witness():
+    """Claim: inside a subclassed layer the GRU does not get the Embedding's mask, so it runs
+    over the padding exactly as it does on the same vectors with no mask."""
+    wrapper = _EmbedThenGRU()
+    tokens = np.array([[1, 2, 0, 0]], np.int32)
+    actual = np.asarray(wrapper(tokens))
+    without_mask = np.asarray(wrapper.gru(tf.constant(np.asarray(wrapper.embed(tokens)))))
+    if not np.allclose(actual, without_mask, atol=1e-6):
+        raise AssertionError(
+            "claim 'inside a subclassed layer or model, masks aren't automatically propagated' is "
+            f"false here: the inner GRU used the mask ({actual} differs from the unmasked {without_mask})"
+        )
+
+
+def unsupported_layer_raises_witness():
+    """Claim (Masking docstring): a downstream layer without mask support that receives the mask
+    raises an exception (the TypeError Keras 2's compute_mask raises when called directly)."""
+    inputs = keras.Input((4, 2))
+    try:
+        model = keras.Model(inputs, layers.Conv1D(2, 2, padding="same")(layers.Masking(0.0)(inputs)))
+        model(np.zeros((1, 4, 2), np.float32))
+    except TypeError as error:
+        if NO_MASK_SUPPORT not in str(error):
+            raise
+        return
+    raise AssertionError(
+        "claim 'if any downstream layer does not support masking yet receives such an input mask, "
+        "an exception will be raised' is false here: Masking -> Conv1D builds and runs"
+    )
+
+
+WITNESSES = {
+    "bidirectional-unroll-zeroes-backward": bidirectional_unroll_witness,
+    "timedistributed-predict-second-length": timedistributed_predict_witness,
+    "loss-all-padded-batch-nan": all_padded_batch_witness,
+    "sample-weight-sequence-outputs-fail": sequence_sample_weight_witness,
+    "jit-timestep-sample-weight-fails": jit_timestep_sample_weight_witness,
+    "padded-nonfinite-targets-poison-loss": nonfinite_padded_targets_witness,
+    "class-weight-misreads-sequence-targets": class_weight_witness,
+    "masking-compares-in-compute-dtype": masking_rounds_in_compute_dtype_witness,
+    "rnn-bfloat16-cudnn-type-error": rnn_bfloat16_witness,
+    "concatenate-time-axis-unmasked-input": concatenate_time_axis_unmasked_witness,
+    "multiheadattention-strips-input-masks": multiheadattention_strips_input_masks_witness,
+    "nested-model-symbolic-mask-dropped": nested_model_symbolic_mask_witness,
+    "claim-subclassed-masks-not-propagated": subclassed_masks_not_propagated_witness,
+    "claim-unsupported-layer-raises": unsupported_layer_raises_witness,
+    "functional-h5-mask-op-unloadable": functional_h5_witness,
+}
+"""Witnesses by divergence id."""
