@@ -9,9 +9,22 @@ Public API, importable from your own tests::
         batch = data.draw(spec.batches())
 
 Nothing in this package imports Keras; ``kmask.build`` turns a spec into models.
+
+Arguments follow ``hypothesis.extra.numpy``: every strategy function checks them when
+it is called, not when drawn, and raises :class:`hypothesis.errors.InvalidArgument`
+saying what to pass. Which arguments take what:
+
+* sizes and values of the drawn data (``batch_size``, ``timesteps``, ``mask_value``)
+  take a value or a strategy; a strategy's draws are checked when drawn;
+* choices (``style``, ``padding``, ``api``, ``kind``, ``focus``) take a value; where a
+  docstring says so, None draws one;
+* bounds, flags and collections (``min_length``, ``max_context``, ``max_nodes``,
+  ``max_chain``, ``features``, ``vocab_size``, ``scattered``, ``allow_*``, ``paddings``,
+  ``kinds``) take plain values.
 """
 
 from .padded import (
+    MASK_PADDINGS,
     PADDINGS,
     STYLES,
     TIMESTEP_BUCKETS,
@@ -48,6 +61,7 @@ from .stacks import (
 __all__ = [
     "APIS",
     "CATALOG",
+    "MASK_PADDINGS",
     "PADDINGS",
     "PROPAGATION_CATALOG",
     "PER_STEP",

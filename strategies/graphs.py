@@ -18,8 +18,9 @@ import dataclasses
 
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
-from .padded import PaddedBatch, mask_values, padded_batches
+from .padded import PaddedBatch, check_choice, check_count, mask_values, padded_batches
 from .stacks import LayerSpec, StackSpec, bidirectional_layers, recurrent_layers
 
 FEATURES = 2
@@ -47,6 +48,9 @@ LAMBDA_FUNCTIONS = ("double", "negate")
 ``mask="keep"`` (a mask function returning the input mask) or no mask function."""
 
 GRAPH_STYLES = ("masking", "embedding")
+
+SINGLE_INPUT_KINDS = tuple(k for k in PROPAGATION_CATALOG if k not in MERGES + ATTENTIONS)
+"""Kinds whose layer takes one tensor."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +172,11 @@ def lambda_layer(function: str, keeps_mask: bool) -> LayerSpec:
 
 
 def single_input_layers(kind: str) -> st.SearchStrategy[LayerSpec]:
-    """Layers of ``kind`` that take one tensor, with drawn options."""
+    """Layers of ``kind`` that take one tensor, with drawn options.
+
+    ``kind``: one of :data:`SINGLE_INPUT_KINDS` (else :class:`InvalidArgument`, raised here).
+    """
+    kind = check_choice("kind", kind, SINGLE_INPUT_KINDS)
     if kind in ("LSTM", "GRU", "SimpleRNN"):
         return recurrent_layers(kind)
     if kind == "Bidirectional":
@@ -199,9 +207,7 @@ def single_input_layers(kind: str) -> st.SearchStrategy[LayerSpec]:
         )
     if kind == "Lambda":
         return st.builds(lambda_layer, st.sampled_from(LAMBDA_FUNCTIONS), st.booleans())
-    if kind == "Masking":  # the unmasked input is zero at its padded steps
-        return st.just(LayerSpec.make("Masking", mask_value=0.0))
-    raise ValueError(f"{kind} is not a single-input kind of {PROPAGATION_CATALOG}")
+    return st.just(LayerSpec.make("Masking", mask_value=0.0))  # the unmasked input is zero at its padding
 
 
 def takes_vector(kind: str) -> bool:
@@ -219,7 +225,7 @@ def _pairing_key(kind: str, axis: int | None, tensor: Tensor):
 
 
 @st.composite
-def nodes_of(draw, kind: str, tensors: list[Tensor]) -> Node | None:
+def _nodes_of(draw, kind: str, tensors: list[Tensor]) -> Node | None:
     """A node of ``kind`` over some of ``tensors``, or None when none of them fits."""
     sequences = [i for i, t in enumerate(tensors) if t.sequence]
     if kind in MERGES + ATTENTIONS:
@@ -252,16 +258,36 @@ def nodes_of(draw, kind: str, tensors: list[Tensor]) -> Node | None:
     return Node(layer, (source,))
 
 
-@st.composite
-def graphs(draw, kinds: tuple[str, ...] = PROPAGATION_CATALOG, max_nodes: int = 4) -> GraphSpec:
+def check_kinds(kinds, catalog: tuple[str, ...]) -> tuple[str, ...]:
+    """``kinds`` as a tuple if it is a non-empty tuple or list of kinds from ``catalog``;
+    otherwise :class:`InvalidArgument`."""
+    if not isinstance(kinds, (tuple, list)) or not kinds:
+        raise InvalidArgument(f"kinds={kinds!r} must be a non-empty tuple of layer kinds from {catalog}")
+    for kind in kinds:
+        check_choice("each of kinds", kind, catalog)
+    return tuple(kinds)
+
+
+def graphs(kinds: tuple[str, ...] = PROPAGATION_CATALOG, max_nodes: int = 4) -> st.SearchStrategy[GraphSpec]:
     """Random DAGs of 1..``max_nodes`` nodes drawn from ``kinds``, branching and merging over
-    both inputs and every earlier tensor."""
+    both inputs and every earlier tensor (a single Dense node when no drawn kind fits).
+
+    ``kinds``: a non-empty tuple of :data:`PROPAGATION_CATALOG` kinds.
+    ``max_nodes``: an integer >= 1.
+    Bad arguments raise :class:`InvalidArgument` here, not when drawing.
+    """
+    return _graphs(check_kinds(kinds, PROPAGATION_CATALOG), check_count("max_nodes", max_nodes, 1))
+
+
+@st.composite
+def _graphs(draw, kinds: tuple[str, ...], max_nodes: int) -> GraphSpec:
+    """:func:`graphs` with checked arguments."""
     style = draw(st.sampled_from(GRAPH_STYLES), label="style")
     tensors = [Tensor(FEATURES), Tensor(FEATURES)]
     nodes: list[Node] = []
     for _ in range(draw(st.integers(1, max_nodes), label="size")):
         kind = draw(st.sampled_from(kinds), label="kind")
-        node = draw(nodes_of(kind, tensors))
+        node = draw(_nodes_of(kind, tensors))
         if node is None:
             continue
         nodes.append(node)
@@ -272,14 +298,27 @@ def graphs(draw, kinds: tuple[str, ...] = PROPAGATION_CATALOG, max_nodes: int = 
     return GraphSpec(style, tuple(nodes), mask_value=mask_value)
 
 
+def chains(kinds: tuple[str, ...] = CHAIN_KINDS, max_nodes: int = 4) -> st.SearchStrategy[GraphSpec]:
+    """Random chains (each layer takes the previous tensor, one output each): Sequential models
+    of 1..``max_nodes`` layers; a chain ends early when no kind in ``kinds`` takes its last tensor.
+
+    ``kinds``: a non-empty tuple of :data:`CHAIN_KINDS`.
+    ``max_nodes``: an integer >= 1.
+    Bad arguments raise :class:`InvalidArgument` here, not when drawing.
+    """
+    return _chains(check_kinds(kinds, CHAIN_KINDS), check_count("max_nodes", max_nodes, 1))
+
+
 @st.composite
-def chains(draw, kinds: tuple[str, ...] = CHAIN_KINDS, max_nodes: int = 4) -> GraphSpec:
-    """Random chains (each layer takes the previous tensor, one output each): Sequential models."""
+def _chains(draw, kinds: tuple[str, ...], max_nodes: int) -> GraphSpec:
+    """:func:`chains` with checked arguments."""
     style = draw(st.sampled_from(GRAPH_STYLES), label="style")
     current = Tensor(FEATURES)
     nodes: list[Node] = []
     for position in range(draw(st.integers(1, max_nodes), label="size")):
         usable = [k for k in kinds if current.sequence or takes_vector(k)]
+        if not usable:
+            break
         kind = draw(st.sampled_from(usable), label="kind")
         layer = draw(single_input_layers(kind).filter(lambda spec: output_count(spec) == 1))
         nodes.append(Node(layer, (position + 1 if position else 0,)))
@@ -288,15 +327,24 @@ def chains(draw, kinds: tuple[str, ...] = CHAIN_KINDS, max_nodes: int = 4) -> Gr
     return GraphSpec(style, tuple(nodes), mask_value=mask_value)
 
 
-@st.composite
-def graph_inputs(draw, spec: GraphSpec) -> tuple[PaddedBatch, np.ndarray]:
+def graph_inputs(spec: GraphSpec) -> st.SearchStrategy[tuple[PaddedBatch, np.ndarray]]:
     """A padded batch for the masked input of ``spec`` and float values for its unmasked input:
-    same batch size and timesteps, zero at steps of its own padding."""
+    same batch size and timesteps, zero at steps of its own padding.
+
+    ``spec``: a :class:`GraphSpec` (else :class:`InvalidArgument`, raised here).
+    """
+    if not isinstance(spec, GraphSpec):
+        raise InvalidArgument(f"spec={spec!r} must be a GraphSpec, e.g. one drawn from graphs() or chains()")
+    return _graph_inputs(spec)
+
+
+@st.composite
+def _graph_inputs(draw, spec: GraphSpec) -> tuple[PaddedBatch, np.ndarray]:
+    """:func:`graph_inputs` for a checked ``spec``."""
     batch = draw(padded_batches(spec.style, features=spec.features, vocab_size=spec.vocab_size,
                                 mask_value=spec.mask_value), label="batch")
     other = draw(padded_batches("masking", features=spec.features, mask_value=0.0,
-                                batch_size=st.just(batch.batch_size),
-                                timesteps=st.just(batch.timesteps)), label="unmasked_input")
+                                batch_size=batch.batch_size, timesteps=batch.timesteps), label="unmasked_input")
     return batch, other.values
 
 
@@ -314,9 +362,17 @@ def consumers() -> st.SearchStrategy[LayerSpec]:
     )
 
 
+def consumer_stacks(max_chain: int = 3) -> st.SearchStrategy[StackSpec]:
+    """``input layer -> up to max_chain mask-keeping layers -> consumer`` as a StackSpec.
+
+    ``max_chain``: an integer >= 0 (else :class:`InvalidArgument`, raised here).
+    """
+    return _consumer_stacks(check_count("max_chain", max_chain, 0))
+
+
 @st.composite
-def consumer_stacks(draw, max_chain: int = 3) -> StackSpec:
-    """``input layer -> up to max_chain mask-keeping layers -> consumer`` as a StackSpec."""
+def _consumer_stacks(draw, max_chain: int) -> StackSpec:
+    """:func:`consumer_stacks` with a checked ``max_chain``."""
     style = draw(st.sampled_from(GRAPH_STYLES), label="style")
     kinds = draw(st.lists(st.sampled_from(PROPAGATING), max_size=max_chain), label="chain")
     chain = [draw(single_input_layers(kind)) for kind in kinds]

@@ -14,8 +14,9 @@ import json
 from typing import Any
 
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
-from .padded import STYLES, PaddedBatch, mask_values, padded_batches
+from .padded import STYLES, PaddedBatch, check_choice, check_count, check_flag, mask_values, padded_batches
 
 RECURRENT = ("LSTM", "GRU", "SimpleRNN")
 PER_STEP = ("Dense", "TimeDistributed", "Dropout", "LayerNormalization")
@@ -183,6 +184,11 @@ class StackSpec:
 # --------------------------------------------------------------------------- layer strategies
 
 
+def check_optional_flag(name: str, value) -> bool | None:
+    """``value`` if it is None (the strategy draws it) or a bool; otherwise :class:`InvalidArgument`."""
+    return None if value is None else check_flag(name, value)
+
+
 def recurrent_layers(
     kind: str | None = None,
     *,
@@ -190,7 +196,15 @@ def recurrent_layers(
     allow_state: bool = True,
     allow_backwards: bool = True,
 ) -> st.SearchStrategy[LayerSpec]:
-    """LSTM, GRU or SimpleRNN with drawn return_sequences / return_state / go_backwards / unroll."""
+    """LSTM, GRU or SimpleRNN with drawn return_sequences / return_state / go_backwards / unroll.
+
+    ``kind``: one of :data:`RECURRENT`, or None to draw one.
+    ``return_sequences``: True or False, or None to draw it.
+    ``allow_state``, ``allow_backwards``: whether ``return_state`` / ``go_backwards`` may be drawn True.
+    Bad arguments raise :class:`InvalidArgument` here, not when drawing.
+    """
+    kind = check_choice("kind", kind, RECURRENT, none_draws=True)
+    return_sequences = check_optional_flag("return_sequences", return_sequences)
     kinds = st.just(kind) if kind else st.sampled_from(RECURRENT)
     return st.builds(
         lambda k, rs, state, back, unroll: LayerSpec.make(
@@ -198,8 +212,8 @@ def recurrent_layers(
         ),
         kinds,
         st.just(return_sequences) if return_sequences is not None else st.booleans(),
-        st.booleans() if allow_state else st.just(False),
-        st.booleans() if allow_backwards else st.just(False),
+        st.booleans() if check_flag("allow_state", allow_state) else st.just(False),
+        st.booleans() if check_flag("allow_backwards", allow_backwards) else st.just(False),
         UNROLL,
     )
 
@@ -207,8 +221,13 @@ def recurrent_layers(
 def bidirectional_layers(
     *, return_sequences: bool | None = None, allow_split: bool = True
 ) -> st.SearchStrategy[LayerSpec]:
-    """Bidirectional around a recurrent layer, every merge_mode (None only if ``allow_split``)."""
-    modes = ["concat", "sum", "ave", "mul"] + ([None] if allow_split else [])
+    """Bidirectional around a recurrent layer, every merge_mode.
+
+    ``return_sequences``: True or False for the inner layer, or None to draw it.
+    ``allow_split``: whether ``merge_mode=None`` (two outputs) may be drawn.
+    Bad arguments raise :class:`InvalidArgument` here, not when drawing.
+    """
+    modes = ["concat", "sum", "ave", "mul"] + ([None] if check_flag("allow_split", allow_split) else [])
     inner = recurrent_layers(return_sequences=return_sequences, allow_state=False, allow_backwards=False)
     return st.builds(
         lambda layer, mode: LayerSpec.make("Bidirectional", layer=layer, merge_mode=mode),
@@ -217,41 +236,52 @@ def bidirectional_layers(
     )
 
 
+FIXED_LAYERS = {
+    "TimeDistributed": LayerSpec.make("TimeDistributed", layer=LayerSpec.make("Dense", units=UNITS)),
+    "Dense": LayerSpec.make("Dense", units=UNITS),
+    "LayerNormalization": LayerSpec.make("LayerNormalization"),
+    "GlobalAveragePooling1D": LayerSpec.make("GlobalAveragePooling1D"),
+}
+"""Catalog kinds drawn with no options to vary."""
+
+
 def catalog_layers(
     kind: str, *, api: str = "functional", last: bool = True
 ) -> st.SearchStrategy[LayerSpec]:
     """Layers of one catalog ``kind`` with drawn options valid in that position.
 
-    ``last=False`` forbids layers with several outputs.
+    ``kind``: one of :data:`CATALOG` (MultiHeadAttention needs an ``api`` other than sequential).
+    ``api``: one of :data:`APIS`, the model API the layer will be built with.
+    ``last``: False forbids layers with several outputs.
+    Bad arguments raise :class:`InvalidArgument` here, not when drawing.
     """
-    several_outputs_ok = last and api != "sequential"
+    kind = check_choice("kind", kind, CATALOG)
+    api = check_choice("api", api, APIS)
+    if not supported(kind, api):
+        raise InvalidArgument(f"{kind} takes query and value: it has no {api} form; pass api='functional'")
+    several_outputs_ok = check_flag("last", last) and api != "sequential"
     if kind in RECURRENT:
         return recurrent_layers(kind, allow_state=several_outputs_ok, allow_backwards=True)
     if kind == "Bidirectional":
         return bidirectional_layers(allow_split=several_outputs_ok)
-    if kind == "TimeDistributed":
-        return st.just(LayerSpec.make("TimeDistributed", layer=LayerSpec.make("Dense", units=UNITS)))
-    if kind == "Dense":
-        return st.just(LayerSpec.make("Dense", units=UNITS))
     if kind == "Dropout":
         return st.sampled_from([0.25, 0.5]).map(lambda r: LayerSpec.make("Dropout", rate=r))
-    if kind == "LayerNormalization":
-        return st.just(LayerSpec.make("LayerNormalization"))
-    if kind == "GlobalAveragePooling1D":
-        return st.just(LayerSpec.make("GlobalAveragePooling1D"))
     if kind == "MultiHeadAttention":
-        if api == "sequential":
-            raise ValueError("MultiHeadAttention takes query and value: it has no Sequential form")
         return st.booleans().map(
             lambda causal: LayerSpec.make(
                 "MultiHeadAttention", num_heads=2, key_dim=2, use_causal_mask=causal
             )
         )
-    raise ValueError(f"unknown layer kind {kind!r}; the catalog has {CATALOG}")
+    return st.just(FIXED_LAYERS[kind])
 
 
 def context_layers(api: str) -> st.SearchStrategy[LayerSpec]:
-    """Sequence-to-sequence layers that keep the mask aligned: what sits before a focus layer."""
+    """Sequence-to-sequence layers that keep the mask aligned: what sits before a focus layer.
+
+    ``api``: one of :data:`APIS` (MultiHeadAttention is drawn only where it can be built).
+    Bad arguments raise :class:`InvalidArgument` here, not when drawing.
+    """
+    api = check_choice("api", api, APIS)
     options = [
         catalog_layers("Dense"),
         catalog_layers("LayerNormalization"),
@@ -270,29 +300,41 @@ def supported(kind: str, api: str) -> bool:
     return not (kind == "MultiHeadAttention" and api == "sequential")
 
 
-@st.composite
 def stacks(
-    draw,
     focus: str | None = None,
     *,
     api: str = "functional",
     style: str | None = None,
     max_context: int = 2,
-) -> StackSpec:
+) -> st.SearchStrategy[StackSpec]:
     """Stacks ``[context...] + [focus] + [tail?]`` buildable with ``api``.
 
-    The focus layer (of catalog kind ``focus``, drawn if None) gets every option
-    it allows; context layers before it keep sequences aligned with their mask;
-    an optional tail layer follows when the focus has a single output. A
-    time-reversing focus (``go_backwards`` with ``return_sequences``) is followed
-    only by per-timestep layers, which need no mask.
+    The focus layer gets every option it allows; context layers before it keep
+    sequences aligned with their mask; an optional tail layer follows when the focus
+    has a single output. A time-reversing focus (``go_backwards`` with
+    ``return_sequences``) is followed only by per-timestep layers, which need no mask.
+    The depth (:attr:`StackSpec.depth`) is at most ``max_context + 3``.
+
+    ``focus``: one of :data:`CATALOG` that ``api`` can build (see :func:`supported`), or
+    None to draw one.
+    ``api``: one of :data:`APIS`.
+    ``style``: one of :data:`STYLES`, or None to draw one.
+    ``max_context``: an integer >= 0, the most context layers before the focus.
+    Bad arguments raise :class:`InvalidArgument` here, not when drawing.
     """
-    if api not in APIS:
-        raise ValueError(f"unknown model API {api!r}; choose one of {APIS}")
+    api = check_choice("api", api, APIS)
+    focus = check_choice("focus", focus, CATALOG, none_draws=True)
+    if focus is not None and not supported(focus, api):
+        raise InvalidArgument(f"{focus} stacks cannot be built with the {api} API; pass api='functional'")
+    style = check_choice("style", style, STYLES, none_draws=True)
+    return _stacks(focus, api, style, check_count("max_context", max_context, 0))
+
+
+@st.composite
+def _stacks(draw, focus: str | None, api: str, style: str | None, max_context: int) -> StackSpec:
+    """:func:`stacks` with checked arguments."""
     if focus is None:
         focus = draw(st.sampled_from([k for k in CATALOG if supported(k, api)]), label="focus")
-    if not supported(focus, api):
-        raise ValueError(f"{focus} stacks cannot be built with the {api} API")
     style = style or draw(st.sampled_from(STYLES), label="style")
     context = draw(st.lists(context_layers(api), max_size=max_context), label="context")
     layer = draw(catalog_layers(focus, api=api), label="focus_layer")
