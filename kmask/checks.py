@@ -6,7 +6,7 @@ import numpy as np
 
 from strategies import PaddedBatch, StackSpec
 
-from .compare import assert_close, tolerance
+from .compare import assert_close, assert_same_length, tolerance
 from .oracle import alone_positions
 from .run import call_eagerly
 
@@ -28,7 +28,10 @@ def assert_same_real_outputs(
     what: str,
 ) -> None:
     """Row ``rows_a[k]`` of run a equals row ``rows_b[k]`` of run b at every real step of
-    every sequence output, and in every final (non-sequence) output."""
+    every sequence output, and in every final (non-sequence) output; both runs return the
+    same number of outputs, and as many rows are compared on each side."""
+    assert_same_length(outputs_a, outputs_b, f"{what}: outputs of run a and run b; model {spec}")
+    assert_same_length(rows_a, rows_b, f"{what}: rows compared of run a and run b")
     pos_a, pos_b = alone_positions(spec, batch_a), alone_positions(spec, batch_b)
     tol = tolerance(spec.depth, max(batch_a.timesteps, batch_b.timesteps))
     for k, (out_a, out_b) in enumerate(zip(outputs_a, outputs_b)):

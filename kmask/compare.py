@@ -15,9 +15,10 @@ def tolerance(depth: int, timesteps: int, width: int = 6) -> float:
     length, graph or XLA fusion). Reordering a sum of n float32 terms moves it by
     about n * eps relative; each of ``depth`` layers sums over ``width`` inputs at
     each of ``timesteps`` chained steps, so the bound grows with
-    ``depth * (timesteps + width)``, times a safety factor of 8. For the stacks
-    drawn here (depth <= 5, timesteps <= 12) that is at most 1.6e-4, while the
-    faults the self-checks inject move outputs by 1e-2 or more.
+    ``depth * (timesteps + width)``, times a safety factor of 8. For the models
+    drawn here (depth <= 5; at most 9 timesteps, plus 3 appended padded steps) that
+    is at most 8 * eps * 5 * 18 = 8.6e-5 (``selfchecks/test_references.py`` checks
+    the bound), while the faults the self-checks inject move outputs by 1e-2 or more.
     """
     return WORK_FACTOR * FLOAT32_EPS * depth * (timesteps + width)
 
@@ -30,6 +31,13 @@ def loss_tolerance(depth: int, timesteps: int) -> float:
     float32 sum over at most 4 x 9 x 3 terms adds about 108 eps, far below that.
     """
     return 2 * tolerance(depth + 1, timesteps)
+
+
+def assert_same_length(a, b, what: str) -> None:
+    """Fail with ``what`` and both lengths unless ``a`` and ``b`` have as many items, so that
+    a ``zip`` over them cannot skip a dropped output or mask."""
+    if len(a) != len(b):
+        raise AssertionError(f"{what}: {len(a)} != {len(b)} items (one side dropped or gained an item)")
 
 
 def assert_close(actual, expected, tol: float, what: str) -> None:

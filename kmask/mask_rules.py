@@ -98,6 +98,9 @@ def _keep_if_sequences(layer: LayerSpec, masks, values) -> list[Mask]:
 
 
 def _present_or_ones(masks, values) -> list[np.ndarray]:
+    """Each input's mask, or all True (shaped like its values) for an input without one."""
+    if len(masks) != len(values):
+        raise ValueError(f"{len(masks)} input masks for {len(values)} input values")
     return [m if m is not None else np.ones(v.shape[:2], bool) for m, v in zip(masks, values)]
 
 
