@@ -123,12 +123,19 @@ def step_weights(mask, sample_weight) -> np.ndarray:
     return mask * (w[:, None] if w.ndim == 1 else w)
 
 
+def weighted_real_sum(values, mask, sample_weight=None) -> float:
+    """``sum(mask * weight * value)`` over real steps only: a padded step is left out, not
+    multiplied by 0, so a NaN or inf there cannot reach the sum."""
+    real_values = np.where(np.asarray(mask, bool), np.asarray(values, np.float64), 0.0)
+    return float(np.sum(step_weights(mask, sample_weight) * real_values))
+
+
 def masked_batch_loss(losses, mask, sample_weight=None) -> float:
     """One batch: ``sum(mask * weight * loss) / sum(mask)``, and 0 for a batch without real steps."""
     real = float(np.sum(mask))
     if real == 0:
         return 0.0
-    return float(np.sum(step_weights(mask, sample_weight) * losses) / real)
+    return weighted_real_sum(losses, mask, sample_weight) / real
 
 
 def over_batches(batch_losses, batch_sizes) -> float:
@@ -138,6 +145,5 @@ def over_batches(batch_losses, batch_sizes) -> float:
 
 def masked_metric(values, mask, sample_weight=None) -> float:
     """``sum(mask * weight * value) / sum(mask * weight)`` over all batches at once (0 if empty)."""
-    w = step_weights(mask, sample_weight)
-    total = float(np.sum(w))
-    return float(np.sum(w * values) / total) if total else 0.0
+    total = float(np.sum(step_weights(mask, sample_weight)))
+    return weighted_real_sum(values, mask, sample_weight) / total if total else 0.0
