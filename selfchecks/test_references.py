@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from kmask import loss_reference as ref
+from kmask.checks import assert_same_real_outputs
 from kmask.compare import FLOAT32_EPS, tolerance
 from kmask.divergences import BY_ID, within
 from kmask.forward_checks import EXTRA_PADDING
@@ -25,6 +26,7 @@ from kmask.mask_rules import (
     RULES,
     concatenates_unmasked_on_time_axis,
     expected_compute_mask,
+    expected_masks,
     expected_graph_masks,
     generation_differences,
     shares_attention_input,
@@ -530,3 +532,23 @@ def test_tolerance_bound_is_reached():
     deepest = find(stacks(), lambda spec: spec.depth == 5, settings=settings(database=None, max_examples=2000))
     worst = tolerance(deepest.depth, max(TIMESTEP_BUCKETS) + EXTRA_PADDING)
     assert 0.99 * TOLERANCE_BOUND < worst <= TOLERANCE_BOUND
+
+
+# --------------------------------------------------------------------------- comparisons that cannot pass by accident
+
+
+def test_a_dropped_output_fails_the_comparison():
+    """Two runs whose output lists differ in length fail, instead of zip comparing the common part."""
+    batch = PaddedBatch("explicit", np.zeros((1, 2, 2), np.float32), np.array([[T, F]]))
+    spec = StackSpec("explicit", (_layer("LSTM", units=3, return_sequences=True, return_state=True),))
+    outputs = [np.zeros((1, 2, 3)), np.zeros((1, 3)), np.zeros((1, 3))]
+    with pytest.raises(AssertionError, match=r"outputs of run a and run b.*: 3 != 2 items"):
+        assert_same_real_outputs(spec, batch, outputs, [0], batch, outputs[:2], [0], "padded vs alone")
+    with pytest.raises(AssertionError, match=r"rows compared of run a and run b: 1 != 0 items"):
+        assert_same_real_outputs(spec, batch, outputs, [0], batch, outputs, [], "padded vs alone")
+
+
+def test_a_merge_rule_refuses_masks_and_values_of_different_counts():
+    """A merge rule given a mask per input but fewer input values fails instead of dropping an input."""
+    with pytest.raises(ValueError, match="2 input masks for 1 input values"):
+        expected_masks(_layer("Concatenate"), [M0, None], [X0], 3)
