@@ -1,29 +1,11 @@
 """kmask's command-line options: --kmask-max-examples is checked and applied, the header says
 which Keras package was imported, and the profile errors stay as they were."""
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = "tests/test_seed_notebook.py"
-
-
-def run_pytest(*args, **env) -> subprocess.CompletedProcess:
-    """``python -m pytest -n 0 ARGS`` in the repository, with no kmask/CI variable inherited
-    except those in ``env``."""
-    clean = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith(("KMASK_", "PYTEST_")) and k not in ("CI", "TF_USE_LEGACY_KERAS")
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", *args],
-        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=300,
-    )
+from .pytest_runs import SEED, run_pytest
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "many"])

@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
+
 from kmask import matrix
 from kmask.results import environment_name
 
-from .test_conftest_options import SEED, run_pytest
+from .pytest_runs import SEED, run_pytest
 
 PADDING = "tests/test_padding_invisible.py::test_padded_batch_equals_each_sample_alone[lstm-functional]"
 LOSS = "tests/test_compiled_loss.py::test_loss_ignores_padded_targets"
@@ -78,6 +80,7 @@ def test_cells_hold_the_worst_verdict(tmp_path):
 
 
 def test_report_words_cells_changes_and_failures(tmp_path):
+    pytest.importorskip("matplotlib", reason="the heat map needs the report extra: pip install -e '.[report]'")
     write_runs(tmp_path)
     matrix.main([str(tmp_path), "--out", str(tmp_path / "out" / "versions")])
     report = (tmp_path / "out" / "versions.md").read_text()
