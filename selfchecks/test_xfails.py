@@ -7,7 +7,7 @@ import pytest
 
 from kmask.xfails import Expectation, parse
 
-from .test_conftest_options import SEED, run_pytest
+from .pytest_runs import SEED, run_pytest
 
 FAULT_PLUGIN = '''
 def pytest_sessionstart(session):
