@@ -40,6 +40,7 @@ ENV_VARIABLE = "KMASK_ENV"
 SCHEMA = 1
 _REPLAY = re.compile(r"::test_known_divergence\[(?P<id>[^\]]+)\]$")
 _MENTION = re.compile(r"known divergence '(?P<id>[^']+)'")
+_SUB_EXCEPTION = re.compile(r"^\s*\| (?P<line>[A-Za-z_][\w.]*(?:Error|Exception|Failure|Iteration)\b.*)$")
 
 
 def chosen_dir(config) -> Path | None:
@@ -95,7 +96,22 @@ def first_line(report) -> str | None:
         text = report.longrepr.reprcrash.message
     else:
         text = report.longreprtext
-    return next((line.strip() for line in text.splitlines() if line.strip()), text.strip())
+    line = next((line.strip() for line in text.splitlines() if line.strip()), text.strip())
+    if line.startswith(("ExceptionGroup:", "BaseExceptionGroup:")):
+        line += " " + " || ".join(sub_exceptions(report.longreprtext))
+    return line
+
+
+def sub_exceptions(longrepr: str) -> list[str]:
+    """The first line of each distinct exception inside an exception group's traceback (Hypothesis
+    raises one group for several distinct failures), so the result file says what they were."""
+    found = []
+    for text_line in longrepr.splitlines():
+        match = _SUB_EXCEPTION.match(text_line)
+        if match and not match["line"].startswith(("ExceptionGroup", "BaseExceptionGroup")):
+            if match["line"] not in found:
+                found.append(match["line"])
+    return found
 
 
 def divergence_of(nodeid: str, outcome: str, message: str | None) -> str | None:

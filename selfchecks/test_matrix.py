@@ -5,7 +5,7 @@ import json
 import pytest
 
 from kmask import matrix
-from kmask.results import environment_name
+from kmask.results import environment_name, sub_exceptions
 
 from .pytest_runs import SEED, run_pytest
 
@@ -97,6 +97,31 @@ def test_report_words_cells_changes_and_failures(tmp_path):
     assert f"- `{PADDING}` (failed): AssertionError: padded batch vs the row run alone" in report
     assert "- tf2.21: line 3: `tests/gone.py::*` (removed)" in report
     assert (tmp_path / "out" / "versions.png").read_bytes().startswith(b"\x89PNG")
+
+
+GROUP_TRACEBACK = """\
+  + Exception Group Traceback (most recent call last):
+  |   File "test_x.py", line 3, in test_x
+  | ExceptionGroup: Hypothesis found 2 distinct failures. (2 sub-exceptions)
+  +-+---------------- 1 ----------------
+    | Traceback (most recent call last):
+    |   File "test_x.py", line 7, in test_x
+    |     assert x < 5, "too big"
+    | AssertionError: too big
+    | assert 5 < 5
+    +---------------- 2 ----------------
+    | Traceback (most recent call last):
+    |     raise ValueError("three is bad")
+    | ValueError: three is bad
+    | second line
+    +------------------------------------
+"""
+
+
+def test_exception_groups_keep_each_failure_message():
+    """A Hypothesis test with several distinct failures records the first line of each one,
+    not only "Hypothesis found 2 distinct failures"."""
+    assert sub_exceptions(GROUP_TRACEBACK) == ["AssertionError: too big", "ValueError: three is bad"]
 
 
 def test_run_writes_a_result_file_the_report_reads(tmp_path, monkeypatch):
