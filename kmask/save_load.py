@@ -8,6 +8,8 @@ Keras masks to read back) on Keras 3.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from strategies import LayerSpec, PaddedBatch
@@ -54,6 +56,13 @@ def fixed_batch(spec: GraphSpec) -> PaddedBatch:
     return PaddedBatch("masking", values, mask, spec.mask_value)
 
 
+def _quiet_export_options(model) -> dict:
+    """``verbose=False`` where the installed ``Model.export`` takes it (Keras 3.6 on), else nothing:
+    older exports have no such argument."""
+    accepts_verbose = "verbose" in inspect.signature(model.export).parameters
+    return {"verbose": False} if accepts_verbose else {}
+
+
 def save_and_load(model, directory, file_format: str):
     """The model as reloaded from ``file_format`` (a Keras model, or on Keras 3 for SavedModel a
     TensorFlow object whose ``serve`` gives the outputs)."""
@@ -65,7 +74,7 @@ def save_and_load(model, directory, file_format: str):
     if GENERATION == 2:
         model.save(path, save_format="tf")
         return keras.models.load_model(path)
-    model.export(path, verbose=False)
+    model.export(path, **_quiet_export_options(model))
     return tf.saved_model.load(path)  # keep the object alive: .serve alone loses its variables
 
 
