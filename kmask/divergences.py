@@ -92,6 +92,8 @@ DIVERGENCES = (
         ),
         upstream="related: https://github.com/keras-team/tf-keras/issues/252 (backward RNNs "
         "misapply zero_output_for_mask)",
+        observed="reproduces on 2.12.0, 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 (every Keras 3 "
+        "minor, latest patch; witness run 2026-12-01).",
         matches=_bidirectional_unrolled,
     ),
     Divergence(
@@ -226,16 +228,19 @@ DIVERGENCES = (
             "recorded as a graph node (.keras and Sequential models reload fine)."
         ),
         upstream="none found (searched keras-team/keras issues, 2026-11-29)",
+        observed="reproduces on 3.0.5-3.15.1 (every Keras 3 minor, latest patch); absent on "
+        "2.12.0-2.15.0 (witness run 2026-12-01).",
     ),
     Divergence(
         id="rnn-bfloat16-cudnn-type-error",
         keras=">=2.12,<2.13",
         reason=(
             "Under mixed_bfloat16, building an LSTM or GRU fails with a TypeError, because the "
-            "layer also builds its cuDNN kernel (CudnnRNNV3), which takes no bfloat16, even on CPU "
-            "(seen on 2.12.0; 2.13.1, 2.14.0 and 2.15 build them)."
+            "layer also builds its cuDNN kernel (CudnnRNNV3), which takes no bfloat16, even on CPU."
         ),
         upstream="https://github.com/tensorflow/tensorflow/issues/57411",
+        observed="reproduces on 2.12.0; absent on 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 "
+        "(witness run 2026-12-01).",
         matches=lambda spec, how: how == "mixed_bfloat16"
         and any(layer.recurrent is not None and layer.recurrent.kind in ("LSTM", "GRU") for layer in spec.layers),
         whole_cases=frozenset({("LSTM", "mixed_bfloat16"), ("GRU", "mixed_bfloat16")}),
@@ -246,10 +251,40 @@ DIVERGENCES = (
         reason=(
             "Under a mixed_float16 or mixed_bfloat16 policy, Masking compares its inputs with "
             "mask_value after casting them to the 16-bit compute dtype, so a real timestep whose "
-            "every feature rounds to mask_value is masked (seen on Keras 2.15 and 3.15.1)."
+            "every feature rounds to mask_value is masked."
         ),
         upstream="none found (searched keras-team/keras and keras-team/tf-keras issues, "
         "2026-11-29)",
+        observed="reproduces on 2.12.0, 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 (every Keras 3 "
+        "minor, latest patch; witness run 2026-12-01).",
+    ),
+    Divergence(
+        id="explicit-mask-dropped-under-mixed-policy",
+        keras=">=3.5,<3.14",
+        reason=(
+            "A Functional model built under a mixed policy and called with mask= runs as if "
+            "unmasked, because its first layer casts the float32 input to the 16-bit compute "
+            "dtype and the cast drops the mask attached to it (exposed in 3.5.0 by "
+            "keras-team/keras#19920, which stopped autocasting from retyping the model's Input "
+            "to 16 bits; fixed in 3.14.0 by keras-team/keras#21946)."
+        ),
+        upstream="https://github.com/keras-team/keras/pull/21946",
+        observed="reproduces on 3.5.0-3.13.2; absent on 2.12.0-2.15.0, 3.0.5-3.4.1, 3.14.1 and "
+        "3.15.1 (witness run 2026-12-01).",
+        matches=lambda spec, how: how.startswith("mixed_") and spec.style == "explicit",
+    ),
+    Divergence(
+        id="bidirectional-keras-format-unloadable",
+        keras=">=3.0,<3.3.3",
+        reason=(
+            "A model holding Bidirectional(LSTM/GRU/SimpleRNN) saves to .keras but fails to load "
+            "('expected 3 variables, but received 0'), because Bidirectional.build leaves the "
+            "wrapped layer it also tracks unbuilt, so no weights are saved for it (fixed by "
+            "keras-team/keras@8200a78, first released in 3.3.3)."
+        ),
+        upstream="https://github.com/keras-team/keras/issues/19615",
+        observed="reproduces on 3.0.5, 3.1.1 and 3.2.1; absent on 2.12.0-2.15.0 and "
+        "3.3.3-3.15.1 (3.3.0-3.3.2 not run: they lack the fix; witness run 2026-12-01).",
     ),
 )
 

@@ -16,6 +16,7 @@ from strategies import LayerSpec, PaddedBatch
 from strategies.graphs import GraphSpec, Node
 
 from .compare import assert_close, tolerance
+from .divergences import BY_ID, Divergence
 from .graph_build import as_mask, attached_mask, chain_model
 from .keras_compat import GENERATION, keras, tf
 from .mask_checks import assert_same_mask
@@ -42,6 +43,17 @@ EMBED_POOL = _chain(
     LayerSpec.make("TimeDistributed", layer=LayerSpec.make("Dense", units=2)),
     LayerSpec.make("GlobalAveragePooling1D"),
 )
+
+
+def known_divergence(spec: GraphSpec, api: str, file_format: str) -> Divergence | None:
+    """The divergence active on the installed Keras that reloading the ``api`` model of ``spec``
+    from ``file_format`` hits, if any."""
+    hits = {
+        "functional-h5-mask-op-unloadable": (api, file_format) == ("functional", "h5"),
+        "bidirectional-keras-format-unloadable": file_format == "keras"
+        and any(layer.kind == "Bidirectional" for layer in spec.layers),
+    }
+    return next((BY_ID[key] for key, hit in hits.items() if hit and BY_ID[key].active), None)
 
 
 def fixed_batch(spec: GraphSpec) -> PaddedBatch:
