@@ -18,7 +18,15 @@ from packaging.specifiers import SpecifierSet
 from strategies import StackSpec
 
 from .keras_compat import BACKEND, KERAS_VERSION, TF_VERSION
-from .mask_rules import concatenates_unmasked_on_time_axis, shares_attention_input
+from .modes import PREDICT_MODES
+from .mask_rules import (
+    attention_mixes_masked_and_unmasked,
+    attention_query_masked,
+    attention_value_mask_without_causal,
+    concatenates_unmasked_on_time_axis,
+    list_input_reads_mask,
+    shares_attention_input,
+)
 
 
 def within(version, specifier: str) -> bool:
@@ -75,6 +83,13 @@ class Divergence:
         )
 
 
+def _timedistributed_predicted(spec: StackSpec, how: str) -> bool:
+    return how in PREDICT_MODES and any(layer.kind == "TimeDistributed" for layer in spec.layers)
+
+
+TIMEDISTRIBUTED_PREDICT_CASES = frozenset(("TimeDistributed", mode) for mode in PREDICT_MODES)
+
+
 def _bidirectional_unrolled(spec: StackSpec, how: str) -> bool:
     return any(
         layer.kind == "Bidirectional" and layer.recurrent.option("unroll", False)
@@ -98,17 +113,36 @@ DIVERGENCES = (
     ),
     Divergence(
         id="timedistributed-predict-second-length",
-        keras=">=3.0",
+        keras=">=3.14",
         reason=(
             "After predict() has run a model holding TimeDistributed on one sequence length, "
-            "predict() on another length returns outputs with a wrong time dimension, because "
-            "the retraced function reuses a time size from the first trace (seen on Keras 3.15.1, "
-            "with or without a mask; eager calls are right)."
+            "predict() on another length returns as many timesteps as there are rows, because "
+            "TimeDistributed.call takes the step count from the batch axis when the time axis "
+            "is unknown (keras-team/keras#22039 moved ops.shape before the transpose)."
         ),
-        upstream="none found (searched keras-team/keras issues, 2026-11-25)",
-        matches=lambda spec, how: how in ("predict", "predict_jit")
-        and any(layer.kind == "TimeDistributed" for layer in spec.layers),
-        whole_cases=frozenset({("TimeDistributed", "predict"), ("TimeDistributed", "predict_jit")}),
+        upstream="none found (searched keras-team/keras issues, 2026-12-01); introduced by "
+        "https://github.com/keras-team/keras/pull/22039 (first in 3.14.0)",
+        observed="reproduces on 3.14.1 and 3.15.1 (predict() on 9 steps returns 2 for a batch "
+        "of 2); absent on 2.12.0-2.15.0 and 3.0.5-3.13.2 (witness run 2026-12-01).",
+        matches=_timedistributed_predicted,
+        whole_cases=TIMEDISTRIBUTED_PREDICT_CASES,
+    ),
+    Divergence(
+        id="timedistributed-predict-retrace-raises",
+        keras=">=3.0,<3.9",
+        reason=(
+            "After predict() has run a model holding TimeDistributed on one sequence length, "
+            "predict() on another length raises in TimeDistributed.call, which retraces for an "
+            "unknown time axis: 'Invalid dtype: NoneType' before 3.4.1 (masked or not, fixed by "
+            "keras-team/keras@b038ce2), then, with a mask, 'Using a symbolic tf.Tensor as a "
+            "Python bool' until keras-team/keras#20765 (3.9.0)."
+        ),
+        upstream="https://github.com/keras-team/keras/issues/18941 (the NoneType error); "
+        "https://github.com/keras-team/keras/pull/20765 (the mask fix)",
+        observed="reproduces on 3.0.5-3.3.3 (NoneType) and 3.4.1-3.8.0 (Python bool); absent "
+        "on 2.12.0-2.15.0 and 3.9.2-3.15.1 (witness run 2026-12-01).",
+        matches=_timedistributed_predicted,
+        whole_cases=TIMEDISTRIBUTED_PREDICT_CASES,
     ),
     Divergence(
         id="loss-all-padded-batch-nan",
@@ -120,17 +154,49 @@ DIVERGENCES = (
         upstream="none found for tf.keras (searched keras-team/keras and tf-keras issues, "
         "2026-11-29); the same NaN was fixed in multi-backend Keras by "
         "https://github.com/keras-team/keras/pull/11643",
+        observed="reproduces on 2.12.0 and 2.15, absent on 3.0.5-3.15.1 (witness run 2026-12-01).",
     ),
     Divergence(
         id="sample-weight-sequence-outputs-fail",
-        keras=">=3.15",
+        keras=">=3",
         reason=(
-            "fit/evaluate/*_on_batch with sample_weight (per sample or per timestep) on a sequence "
-            "output fail with a shape error, masked or not (seen on Keras 3.15.1), although the "
-            "docs promise per-timestep weights for temporal data."
+            "fit/evaluate/*_on_batch with per-sample weights of shape (batch,) on a sequence "
+            "output fail with a shape error ([batch] vs [batch, timesteps]), masked or not, "
+            "although sample weights are documented per sample; per-timestep weights of shape "
+            "(batch, timesteps) work."
         ),
-        upstream="none found for Keras 3 (searched keras-team/keras issues, 2026-11-29); "
+        upstream="none found for Keras 3 (searched keras-team/keras issues, 2026-12-01); "
         "related Keras 2 report: https://github.com/keras-team/keras/issues/15181",
+        observed="reproduces on 3.0.5-3.15.1 (InvalidArgumentError 'Incompatible shapes: [2] vs. "
+        "[2,3]' while running on 3.0.5-3.6.0, ValueError 'Dimensions must be equal' while tracing "
+        "on 3.7.0-3.15.1), absent on 2.15; per-timestep weights give the reference loss and "
+        "metrics on 3.0.5-3.15.1 in eager, graph and XLA modes (witness run 2026-12-01).",
+    ),
+    Divergence(
+        id="first-test-on-batch-stopiteration",
+        keras=">=3,<3.7",
+        reason=(
+            "test_on_batch as the first call on a model compiled with metrics named by string "
+            "raises StopIteration, because the test function builds those metrics while tracing, "
+            "tf.function traces it a second time, and the second trace finds test_on_batch's "
+            "one-batch generator empty."
+        ),
+        upstream="none found (searched keras-team/keras issues, 2026-12-01); gone since "
+        "https://github.com/keras-team/keras/pull/20396 (3.7.0), which stopped tracing the "
+        "generator's next() inside the retraced function",
+        observed="reproduces on 3.0.5-3.6.0, absent on 3.7.0-3.15.1 and 2.15 (witness run 2026-12-01).",
+    ),
+    Divergence(
+        id="unweighted-metrics-ignore-mask",
+        keras=">=3,<3.12",
+        reason=(
+            "Compiled metrics= (and weighted_metrics= called without sample weights) average "
+            "over every timestep, padded ones included, because MeanMetricWrapper applies the "
+            "mask only to a sample weight it is given."
+        ),
+        upstream="https://github.com/keras-team/keras/pull/21569 (fixed in 3.12.0)",
+        observed="reproduces on 3.0.5-3.11.3 (metrics= 'mae' equals the mean over every step), "
+        "absent on 3.12.4-3.15.1 and 2.15 (witness run 2026-12-01).",
     ),
     Divergence(
         id="jit-timestep-sample-weight-fails",
@@ -142,6 +208,9 @@ DIVERGENCES = (
             "dimension'), masked or not; without XLA the same calls work."
         ),
         upstream="none found (searched keras-team/keras and tf-keras issues, 2026-11-29)",
+        observed="reproduces on 2.12.0 and 2.15; on 3.0.5-3.15.1 per-timestep weights work "
+        "under XLA, and the witness stops at the per-sample weights that fail there without XLA "
+        "too (sample-weight-sequence-outputs-fail) (witness run 2026-12-01).",
     ),
     Divergence(
         id="padded-nonfinite-targets-poison-loss",
@@ -152,6 +221,7 @@ DIVERGENCES = (
             "loss by 0 rather than by selecting real steps (NaN * 0 = NaN)."
         ),
         upstream="https://github.com/keras-team/keras/issues/6825",
+        observed="reproduces on 2.12.0, 2.15 and 3.0.5-3.15.1 (witness run 2026-12-01).",
     ),
     Divergence(
         id="class-weight-misreads-sequence-targets",
@@ -163,29 +233,98 @@ DIVERGENCES = (
         ),
         upstream="related: https://github.com/keras-team/keras/issues/1624 (class_weight is "
         "ill-defined for sequence targets; use per-timestep sample_weight)",
+        observed="reproduces on 2.12.0 and 2.15; 3.0.5-3.15.1 refuse with 'Incompatible "
+        "shapes', which the witness accepts (witness run 2026-12-01).",
     ),
     Divergence(
         id="concatenate-time-axis-unmasked-input",
-        keras="<3",
+        keras="<3.4",
         reason=(
-            "Concatenate(axis=1) over a masked and an unmasked sequence fails to build, because "
-            "compute_mask fills the missing mask with ones shaped like the whole input list."
+            "Concatenate(axis=1).compute_mask over a masked and an unmasked sequence fails with "
+            "a shape error (so Keras 2 cannot build such a model), because it widens the present "
+            "mask to one feature but fills the missing one with ones as wide as the input."
         ),
-        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-11-29)",
+        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-12-01); "
+        "fixed in Keras 3 by https://github.com/keras-team/keras/pull/19685 (3.4.0)",
+        observed="reproduces on 2.12.0-2.15.0 and 3.0.5-3.3.3 (where, with list-input-layers-attach-"
+        "no-mask, Functional models never call it); absent on 3.4.1-3.15.1 (witness run "
+        "2026-12-01).",
         matches=lambda spec, how: how == "graph" and concatenates_unmasked_on_time_axis(spec),
     ),
     Divergence(
         id="multiheadattention-strips-input-masks",
-        keras=">=3.0",
+        keras=">=3.8",
         reason=(
             "MultiHeadAttention deletes the mask attached to its query, value and key tensors when "
             "called, so a model output that also feeds it comes back without its mask, and a "
             "second MultiHeadAttention reading the same tensor attends to padding and returns "
             "no mask."
         ),
-        upstream="related: https://github.com/keras-team/keras/issues/20455 (masks around "
-        "MultiHeadAttention); none found for the deletion itself (searched 2026-11-29)",
+        upstream="none found for the deletion (searched keras-team/keras issues, 2026-12-01); "
+        "introduced by https://github.com/keras-team/keras/pull/20562 (first in 3.8.0); related: "
+        "https://github.com/keras-team/keras/issues/20455",
+        observed="reproduces on 3.8.0-3.15.1; absent on 2.12.0-2.15.0 and 3.0.5-3.7.0 (witness run "
+        "2026-12-01).",
         matches=lambda spec, how: how == "graph" and shares_attention_input(spec),
+    ),
+    Divergence(
+        id="list-input-layers-attach-no-mask",
+        keras=">=3.0,<3.4",
+        reason=(
+            "Merge layers and Attention/AdditiveAttention, called on a list of tensors, attach no "
+            "mask to their output, because Layer.__call__ reads the previous mask only from a "
+            "first argument that is itself a tensor."
+        ),
+        upstream="https://github.com/keras-team/keras/issues/18416 and "
+        "https://github.com/keras-team/keras/issues/19817, fixed by "
+        "https://github.com/keras-team/keras/pull/19685 (3.4.0)",
+        observed="reproduces on 3.0.5-3.3.3; absent on 2.12.0-2.15.0 and 3.4.1-3.15.1 (witness run "
+        "2026-12-01).",
+        matches=lambda spec, how: how == "graph" and list_input_reads_mask(spec),
+    ),
+    Divergence(
+        id="attention-mixed-input-masks-fail",
+        keras=">=3.0,<3.4",
+        reason=(
+            "Attention or AdditiveAttention over one masked and one unmasked tensor fails "
+            "('you cannot mix tensors and non-tensors'), because Layer.__call__ passes it "
+            "mask=[mask, None] and then refuses a list holding None."
+        ),
+        upstream="none found (searched keras-team/keras issues, 2026-12-01); fixed by "
+        "keras-team/keras@7412791 and @f12a205 ('Add support for optional Functional inputs', "
+        "3.4.0)",
+        observed="reproduces on 3.0.5-3.3.3; absent on 2.12.0-2.15.0 and 3.4.1-3.15.1 (witness run "
+        "2026-12-01).",
+        matches=lambda spec, how: how == "graph" and attention_mixes_masked_and_unmasked(spec),
+    ),
+    Divergence(
+        id="attention-symbolic-query-mask-fails",
+        keras=">=3.4,<3.7",
+        reason=(
+            "A Functional model in which Attention or AdditiveAttention reads a masked query "
+            "fails to build ('A KerasTensor cannot be used as input to a TensorFlow function'), "
+            "because compute_mask converts the symbolic mask with ops.convert_to_tensor."
+        ),
+        upstream="https://github.com/keras-team/keras/issues/20318; fixed by "
+        "https://github.com/keras-team/keras/pull/20539 (3.7.0)",
+        observed="reproduces on 3.4.1-3.6.0; absent on 2.12.0-2.15.0, 3.0.5-3.3.3 (which attach no "
+        "mask instead) and 3.7.0-3.15.1 (witness run 2026-12-01).",
+        matches=lambda spec, how: how == "graph" and attention_query_masked(spec),
+    ),
+    Divergence(
+        id="attention-value-mask-misbroadcast",
+        keras=">=3.0,<3.12",
+        reason=(
+            "Attention and AdditiveAttention with a value mask and no causal mask broadcast the "
+            "(batch, Tv) mask against the (batch, Tq, Tv) scores, so they fail ('Incompatible "
+            "shapes') when batch != Tq and mask query step j with row j's value mask when "
+            "batch == Tq."
+        ),
+        upstream="https://github.com/keras-team/keras/issues/21483, fixed by "
+        "https://github.com/keras-team/keras/pull/21595 (3.12.0)",
+        observed="reproduces on 3.0.5-3.11.3 (both layers); absent on 2.12.0-2.15.0 and 3.12.4-3.15.1 "
+        "(witness run 2026-12-01).",
+        matches=lambda spec, how: how == "graph" and attention_value_mask_without_causal(spec),
     ),
     Divergence(
         id="nested-model-symbolic-mask-dropped",
@@ -196,6 +335,8 @@ DIVERGENCES = (
         ),
         upstream="https://github.com/keras-team/keras/issues/18417 (open; fix proposed in "
         "https://github.com/keras-team/keras/pull/23175)",
+        observed="reproduces on 3.0.5-3.15.1 (every Keras 3 minor, latest patch); absent on "
+        "2.12.0-2.15.0 (witness run 2026-12-01).",
     ),
     Divergence(
         id="claim-subclassed-masks-not-propagated",
@@ -207,6 +348,8 @@ DIVERGENCES = (
         ),
         upstream="none found (searched keras-team/keras and tensorflow/tensorflow issues, "
         "2026-11-29); the claim is in https://keras.io/guides/understanding_masking_and_padding/",
+        observed="reproduces on 2.12.0, 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 (witness run "
+        "2026-12-01).",
     ),
     Divergence(
         id="claim-unsupported-layer-raises",
@@ -218,6 +361,8 @@ DIVERGENCES = (
         ),
         upstream="related: https://github.com/keras-team/keras/issues/20455 (Keras 3 warns "
         "instead); none found for the docstring (searched 2026-11-29)",
+        observed="reproduces on 2.12.0, 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 (witness run "
+        "2026-12-01).",
     ),
     Divergence(
         id="functional-h5-mask-op-unloadable",

@@ -22,18 +22,23 @@ from strategies.graphs import GraphSpec, Node
 
 from . import loss_reference as ref
 from .compare import assert_close, loss_tolerance, tolerance
-from .compiled import compiled_for, with_head
+from .compiled import CompiledModel, compiled_for, with_head
 from .forward_checks import check_modes_agree, check_padded_equals_alone
 from .graph_build import as_mask, attached_mask, chain_model, functional_graph, run_graph
 from .keras_compat import GENERATION, keras, layers, tf
-from .loss_checks import LossCase, check_loss, check_padded_targets_ignored
+from .loss_checks import LossCase, check_loss, check_padded_targets_ignored, run_case
 from .mask_checks import NO_MASK_SUPPORT, assert_same_mask, check_graph_masks
 from .mask_rules import SCORE_ATTENTIONS, expected_graph_masks
+from .modes import runner_for
 from .save_load import EMBED_POOL, MASKING_BIGRU, check_reload_keeps_masking
 from .training_checks import check_mixed_agrees_with_float32
 
-SEQUENCE_WEIGHT_SHAPE_ERROR = "Dimensions must be equal"
-"""How Keras 3's graph-mode loss refuses per-sample weights on a sequence output."""
+PER_SAMPLE_WEIGHT_ERRORS = (
+    (ValueError, "Dimensions must be equal"),
+    (tf.errors.InvalidArgumentError, "Incompatible shapes"),
+)
+"""How Keras 3 refuses per-sample weights on a sequence output: while tracing the loss (graph,
+XLA), or while running it (eager)."""
 
 
 @contextlib.contextmanager
@@ -85,22 +90,25 @@ def _predict_two_lengths():
     check_modes_agree(TIMEDISTRIBUTED_DENSE, "predict", _tokens([[1, 2], [3]], 9))
 
 
-def _retrace_error(error) -> bool:
-    return any(isinstance(error, kind) and fragment in str(error)
-               for kind, fragment in TIMEDISTRIBUTED_RETRACE_ERRORS)
+def _retrace_error(error) -> str | None:
+    """The fragment of :data:`TIMEDISTRIBUTED_RETRACE_ERRORS` that ``error`` matches, if any."""
+    return next((fragment for kind, fragment in TIMEDISTRIBUTED_RETRACE_ERRORS
+                 if isinstance(error, kind) and fragment in str(error)), None)
 
 
 def timedistributed_predict_raises_witness():
-    """predict() of a masked TimeDistributed model runs on a second sequence length."""
+    """predict() of a masked TimeDistributed model runs on a second sequence length (what it
+    returns there is timedistributed-predict-second-length's question)."""
     try:
-        _predict_two_lengths()
+        for batch in (_tokens([[1, 2], [3]], 6), _tokens([[1, 2], [3]], 9)):
+            runner_for(TIMEDISTRIBUTED_DENSE, "functional", "predict", batch.timesteps).compiled(batch)
     except (ValueError, tf.errors.OperatorNotAllowedInGraphError) as error:
-        if not _retrace_error(error):
+        fragment = _retrace_error(error)
+        if fragment is None:
             raise
-        first_line = str(error).strip().splitlines()[0]
         raise AssertionError(
-            f"predict() of {TIMEDISTRIBUTED_DENSE} on a second length: Keras raised "
-            f"{type(error).__name__}: {first_line} {str(error).strip().splitlines()[2:3]}"
+            f"predict() of {TIMEDISTRIBUTED_DENSE} on a second sequence length: Keras raised "
+            f"{type(error).__name__} in TimeDistributed.call: {fragment}"
         ) from error
 
 
@@ -110,7 +118,7 @@ def timedistributed_predict_witness():
     try:
         _predict_two_lengths()
     except (ValueError, tf.errors.OperatorNotAllowedInGraphError) as error:
-        if not _retrace_error(error):
+        if _retrace_error(error) is None:
             raise
         return  # predict() raises instead: that is timedistributed-predict-retrace-raises
 
@@ -134,6 +142,11 @@ def _loss_case(loss="mean_absolute_error", execution="graph", method="test_on_ba
 PER_SAMPLE_THEN_PER_STEP = (np.array([0.5, 2], np.float32), np.full((2, 3), 0.5, np.float32))
 
 
+def _refuses_per_sample_weights(error: Exception) -> bool:
+    return any(isinstance(error, kind) and fragment in str(error)
+               for kind, fragment in PER_SAMPLE_WEIGHT_ERRORS)
+
+
 def all_padded_batch_witness():
     """A batch without real steps reports the reference loss, 0."""
     case = _loss_case()
@@ -141,11 +154,16 @@ def all_padded_batch_witness():
 
 
 def sequence_sample_weight_witness():
-    """Per-sample and per-timestep weights on a sequence output give the reference loss."""
-    for weights in PER_SAMPLE_THEN_PER_STEP:
-        with keras_raises(ValueError, SEQUENCE_WEIGHT_SHAPE_ERROR,
-                          f"sample_weight of shape {weights.shape} on a sequence output"):
-            check_loss(_loss_case(sample_weight=weights))
+    """Per-sample weights of shape (batch,) on a sequence output give the reference loss."""
+    weights = PER_SAMPLE_THEN_PER_STEP[0]
+    try:
+        check_loss(_loss_case(sample_weight=weights))
+    except (ValueError, tf.errors.InvalidArgumentError) as error:
+        if not _refuses_per_sample_weights(error):
+            raise
+        first_line = str(error).strip().splitlines()[0]
+        raise AssertionError(f"sample_weight of shape {weights.shape} on a sequence output: "
+                             f"Keras raised {type(error).__name__}: {first_line}") from error
 
 
 def jit_timestep_sample_weight_witness():
@@ -153,14 +171,41 @@ def jit_timestep_sample_weight_witness():
     try:
         for weights in PER_SAMPLE_THEN_PER_STEP:
             check_loss(_loss_case(execution="graph", sample_weight=weights))
-    except ValueError as error:
-        if SEQUENCE_WEIGHT_SHAPE_ERROR not in str(error):
+    except (ValueError, tf.errors.InvalidArgumentError) as error:
+        if not _refuses_per_sample_weights(error):
             raise
-        return  # sample weights fail without XLA too: that is sample-weight-sequence-outputs-fail
+        return  # per-sample weights fail without XLA too: that is sample-weight-sequence-outputs-fail
     for weights in PER_SAMPLE_THEN_PER_STEP:
         with keras_raises(tf.errors.InvalidArgumentError, "Tried to explicitly squeeze dimension",
                           f"sample_weight of shape {weights.shape} under jit_compile=True"):
             check_loss(_loss_case(execution="jit", sample_weight=weights))
+
+
+def first_test_on_batch_witness():
+    """test_on_batch as the first call on a freshly compiled model (metrics named by string)
+    reports the reference loss."""
+    case = _loss_case()
+    compiled = CompiledModel(case.spec, case.api, case.loss, case.execution, None)  # not cached
+    compiled.set_weights(case.seed)
+    try:
+        loss = compiled.model.test_on_batch(case.values, case.targets, return_dict=True)["loss"]
+    except StopIteration as error:  # raised with no message
+        raise AssertionError(f"test_on_batch as the first call on {case.spec}: Keras raised "
+                             "StopIteration") from error
+    per_step = ref.per_step_loss(case.loss, case.targets, compiled.predict_eagerly(case.values))
+    assert_close(loss, ref.masked_batch_loss(per_step, case.mask), loss_tolerance(case.spec.depth, 3),
+                 f"loss of the first test_on_batch on {case.spec} vs the masked reference")
+
+
+def unweighted_metrics_mask_witness():
+    """metrics=['mae'] reports the mean absolute error over real steps only."""
+    case = _loss_case(method="evaluate")
+    logs, predictions = run_case(case)
+    expected = ref.masked_metric(ref.per_step_metric("mae", case.targets, predictions), case.mask)
+    assert_close(logs["mae"], expected, loss_tolerance(case.spec.depth, 3),
+                 f"metric 'mae' (metrics=) reported by evaluate of {case.spec} vs its mean over "
+                 f"real steps (its mean over every step is "
+                 f"{ref.per_step_metric('mae', case.targets, predictions).mean():.6f})")
 
 
 def nonfinite_padded_targets_witness():
@@ -277,25 +322,20 @@ def attention_symbolic_query_mask_witness():
             functional_graph(spec, 6)
 
 
-def _self_attention(kind, embedded, mask):
-    layer = getattr(layers, kind)()
-    return np.asarray(layer([embedded, embedded]) if mask is None else
-                      layer([embedded, embedded], mask=[mask, mask]))
-
-
 def attention_value_mask_witness():
     """Attention and AdditiveAttention over a masked value, without a causal mask: each row of a
     padded batch gives, at its real steps, what it gives alone (batch 3 = Tq 3, so the
     misbroadcast value mask does not crash but masks each query step with another row's mask)."""
     batch = _tokens([[1, 2], [3], [4, 5, 6]], 3)
     embed = layers.Embedding(12, 2, mask_zero=True)
-    embedded = embed(batch.values)
+    embedded, mask = embed(batch.values), tf.constant(batch.mask)
     for kind in SCORE_ATTENTIONS:
-        padded = _self_attention(kind, embedded, tf.constant(batch.mask))
-        for i, length in enumerate(batch.mask.sum(axis=1)):
-            alone = _self_attention(kind, embed(batch.values[i:i + 1, :length]), None)
-            assert_close(padded[i, :length], alone[0], tolerance(1, 3),
-                         f"{kind} over a masked value, row {i} of the padded batch vs alone")
+        attention = getattr(layers, kind)()
+        padded = np.asarray(attention([embedded, embedded], mask=[mask, mask]))
+        for i, length in enumerate(batch.lengths):
+            row = embed(batch.values[i:i + 1, :length])
+            assert_close(padded[i, :length], np.asarray(attention([row, row]))[0], tolerance(2, 3),
+                         f"{kind} over a masked value: row {i} of a padded batch vs the row alone")
 
 
 def multiheadattention_strips_input_masks_witness():
@@ -387,6 +427,8 @@ WITNESSES = {
     "timedistributed-predict-retrace-raises": timedistributed_predict_raises_witness,
     "loss-all-padded-batch-nan": all_padded_batch_witness,
     "sample-weight-sequence-outputs-fail": sequence_sample_weight_witness,
+    "first-test-on-batch-stopiteration": first_test_on_batch_witness,
+    "unweighted-metrics-ignore-mask": unweighted_metrics_mask_witness,
     "jit-timestep-sample-weight-fails": jit_timestep_sample_weight_witness,
     "padded-nonfinite-targets-poison-loss": nonfinite_padded_targets_witness,
     "class-weight-misreads-sequence-targets": class_weight_witness,

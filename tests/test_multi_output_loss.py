@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from kmask import loss_reference as ref
 from kmask.compare import assert_close, loss_tolerance
-from kmask.compiled import EXECUTIONS, OUTPUT_NAMES, two_mask_model_for
+from kmask.compiled import EXECUTIONS, OUTPUT_LOSSES_REPORTED, OUTPUT_NAMES, two_mask_model_for
 from kmask.draw import targets
 from kmask.loss_checks import BATCH_SIZE, MIN_REAL_STEPS
 from strategies import mask_values, padded_batches
@@ -16,9 +16,9 @@ DEPTH = 2  # input layer and Dense head
 
 @given(data=st.data())
 def test_each_output_masked_with_its_own_mask(data):
-    """Each output's reported loss, and their sum as the total loss, equal the masked reference
-    computed with that output's own mask (a Masking mask for one, an Embedding mask for the
-    other)."""
+    """Each output's reported loss (where Keras reports one), and their sum as the total loss,
+    equal the masked reference computed with that output's own mask (a Masking mask for one, an
+    Embedding mask for the other)."""
     losses = tuple(data.draw(st.sampled_from(REAL_TARGET_LOSSES), label=n) for n in OUTPUT_NAMES)
     execution = data.draw(st.sampled_from(EXECUTIONS), label="execution")
     mask_value = data.draw(mask_values(), label="mask_value")
@@ -40,6 +40,8 @@ def test_each_output_masked_with_its_own_mask(data):
     expected = {}
     for name, loss, y, prediction, mask in zip(OUTPUT_NAMES, losses, ys, predictions, masks):
         expected[name] = ref.masked_batch_loss(ref.per_step_loss(loss, y, prediction), mask)
+        if not OUTPUT_LOSSES_REPORTED:
+            continue
         assert_close(
             logs[f"{name}_loss"], expected[name], tol,
             f"'{loss}' loss of output '{name}' ({execution}) vs the reference with its own mask "
