@@ -25,7 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from strategies import LayerSpec
-from strategies.graphs import output_count
+from strategies.graphs import MERGES, output_count
 
 Mask = Optional[np.ndarray]
 
@@ -67,13 +67,15 @@ DIFFERENCES = {
     "Add/Subtract/Multiply/Average/Maximum": (
         "Keras 2 (<3) ANDs the masks of the masked inputs and ignores unmasked ones; Keras 3 (>=3.0) "
         "ORs them and returns no mask when any input is unmasked (a step is real if any input "
-        "is real, and Maximum/Multiply fill the padded operand from the other)."
+        "is real, and Maximum/Multiply fill the padded operand from the other); Keras 3.0-3.3 "
+        "attach no mask to a merge's output and their compute_mask still ANDs: the OR came with "
+        "keras-team/keras#19685 in 3.4.0 (divergence list-input-layers-attach-no-mask)."
     ),
     "Concatenate": (
         "On the feature axis Keras 2 (<3) ANDs the masks, an unmasked input counting as all real; "
         "Keras 3 (>=3.0) ORs them, so one unmasked input makes every step real. On the time axis "
-        "both concatenate the masks (Keras 2 fails to build with an unmasked input: see "
-        "divergence concatenate-time-axis-unmasked-input)."
+        "both concatenate the masks (with an unmasked input, compute_mask fails on Keras 2 and "
+        "Keras 3.0-3.3: see divergence concatenate-time-axis-unmasked-input)."
     ),
     "GlobalMaxPooling1D/Flatten/Reshape/Conv1D": (
         "Both attach no mask (Keras 2 (<3) silently, Keras 3 (>=3.0) with a warning); called "
@@ -192,19 +194,65 @@ def expected_graph_masks(spec, inputs: np.ndarray, values: list[np.ndarray], gen
     return masks
 
 
-def concatenates_unmasked_on_time_axis(spec) -> bool:
-    """Whether the graph ``spec`` concatenates a masked and an unmasked tensor along time
-    (Keras 2 cannot build that; see the divergence concatenate-time-axis-unmasked-input)."""
+def _masked_tensors(spec, generation: int) -> list[bool]:
+    """Whether each tensor of the graph ``spec`` (t0, t1, then each node's outputs) has a mask
+    under the rules of ``generation``."""
     has_mask = [True, False]
     for node in spec.nodes:
         inputs = [has_mask[i] for i in node.inputs]
-        if node.layer.kind == "Concatenate" and node.layer.option("axis") == 1:
-            if any(inputs) and not all(inputs):
-                return True
         dummy = [np.ones((1, 1), bool) if m else None for m in inputs]
         values = [np.ones((1, 1, 1), np.float32)] * len(inputs)
-        has_mask.extend(m is not None for m in expected_masks(node.layer, dummy, values, 2))
-    return False
+        has_mask.extend(m is not None for m in expected_masks(node.layer, dummy, values, generation))
+    return has_mask
+
+
+def _nodes_with_masked_inputs(spec, kinds, generation: int):
+    """``(node, [whether each input is masked])`` for the nodes of ``spec`` of one of ``kinds``."""
+    has_mask = _masked_tensors(spec, generation)
+    return [(node, [has_mask[i] for i in node.inputs]) for node in spec.nodes if node.layer.kind in kinds]
+
+
+def concatenates_unmasked_on_time_axis(spec) -> bool:
+    """Whether the graph ``spec`` concatenates a masked and an unmasked tensor along time
+    (see the divergence concatenate-time-axis-unmasked-input)."""
+    return any(
+        node.layer.option("axis") == 1 and any(masked) and not all(masked)
+        for node, masked in _nodes_with_masked_inputs(spec, ("Concatenate",), 2)
+    )
+
+
+SCORE_ATTENTIONS = ("Attention", "AdditiveAttention")
+"""The attention layers called on a ``[query, value]`` list (MultiHeadAttention takes tensors)."""
+
+
+def list_input_reads_mask(spec) -> bool:
+    """Whether a merge or Attention/AdditiveAttention node of the graph ``spec`` reads a masked
+    tensor (see the divergence list-input-layers-attach-no-mask)."""
+    return any(any(masked) for _, masked in _nodes_with_masked_inputs(spec, MERGES + SCORE_ATTENTIONS, 3))
+
+
+def attention_mixes_masked_and_unmasked(spec) -> bool:
+    """Whether an Attention/AdditiveAttention node of the graph ``spec`` reads one masked and one
+    unmasked tensor (see the divergence attention-mixed-input-masks-fail)."""
+    return any(
+        any(masked) and not all(masked)
+        for _, masked in _nodes_with_masked_inputs(spec, SCORE_ATTENTIONS, 3)
+    )
+
+
+def attention_query_masked(spec) -> bool:
+    """Whether an Attention/AdditiveAttention node of the graph ``spec`` reads a masked query
+    (see the divergence attention-symbolic-query-mask-fails)."""
+    return any(masked[0] for _, masked in _nodes_with_masked_inputs(spec, SCORE_ATTENTIONS, 3))
+
+
+def attention_value_mask_without_causal(spec) -> bool:
+    """Whether an Attention/AdditiveAttention node of the graph ``spec`` reads a masked value
+    without ``use_causal_mask`` (see the divergence attention-value-mask-misbroadcast)."""
+    return any(
+        masked[1] and not node.layer.option("use_causal_mask", False)
+        for node, masked in _nodes_with_masked_inputs(spec, SCORE_ATTENTIONS, 3)
+    )
 
 
 def shares_attention_input(spec) -> bool:

@@ -268,19 +268,26 @@ def check_kinds(kinds, catalog: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(kinds)
 
 
-def graphs(kinds: tuple[str, ...] = PROPAGATION_CATALOG, max_nodes: int = 4) -> st.SearchStrategy[GraphSpec]:
+def graphs(
+    kinds: tuple[str, ...] = PROPAGATION_CATALOG, max_nodes: int = 4, avoid=None
+) -> st.SearchStrategy[GraphSpec]:
     """Random DAGs of 1..``max_nodes`` nodes drawn from ``kinds``, branching and merging over
     both inputs and every earlier tensor (a single Dense node when no drawn kind fits).
 
     ``kinds``: a non-empty tuple of :data:`PROPAGATION_CATALOG` kinds.
     ``max_nodes``: an integer >= 1.
+    ``avoid``: None, or a predicate on a :class:`GraphSpec`; a drawn node that would make the
+    graph satisfy it is left out (so graphs steer around known divergences without rejection).
     Bad arguments raise :class:`InvalidArgument` here, not when drawing.
     """
-    return _graphs(check_kinds(kinds, PROPAGATION_CATALOG), check_count("max_nodes", max_nodes, 1))
+    if avoid is not None and not callable(avoid):
+        raise InvalidArgument(f"avoid={avoid!r} must be None or a predicate on a GraphSpec")
+    return _graphs(check_kinds(kinds, PROPAGATION_CATALOG), check_count("max_nodes", max_nodes, 1),
+                   avoid or (lambda spec: False))
 
 
 @st.composite
-def _graphs(draw, kinds: tuple[str, ...], max_nodes: int) -> GraphSpec:
+def _graphs(draw, kinds: tuple[str, ...], max_nodes: int, avoid) -> GraphSpec:
     """:func:`graphs` with checked arguments."""
     style = draw(st.sampled_from(GRAPH_STYLES), label="style")
     tensors = [Tensor(FEATURES), Tensor(FEATURES)]
@@ -288,7 +295,7 @@ def _graphs(draw, kinds: tuple[str, ...], max_nodes: int) -> GraphSpec:
     for _ in range(draw(st.integers(1, max_nodes), label="size")):
         kind = draw(st.sampled_from(kinds), label="kind")
         node = draw(_nodes_of(kind, tensors))
-        if node is None:
+        if node is None or avoid(GraphSpec(style, tuple(nodes) + (node,))):
             continue
         nodes.append(node)
         tensors.extend(output_tensors(node.layer, [tensors[i] for i in node.inputs]))
