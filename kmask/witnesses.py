@@ -181,6 +181,14 @@ def jit_timestep_sample_weight_witness():
             check_loss(_loss_case(execution="jit", sample_weight=weights))
 
 
+def unequal_batches_witness():
+    """evaluate() over batches of 2 and 1 rows reports their losses weighted by batch size."""
+    case = _loss_case(method="evaluate", batch_size=1)
+    values, mask = np.concatenate([case.values, case.values[:1]]), np.concatenate([case.mask, case.mask[:1]])
+    targets = np.concatenate([case.targets, case.targets[:1] + 1])
+    check_loss(dataclasses.replace(case, batch_size=2, values=values, mask=mask, targets=targets))
+
+
 def first_test_on_batch_witness():
     """test_on_batch as the first call on a freshly compiled model (metrics named by string)
     reports the reference loss."""
@@ -428,6 +436,7 @@ WITNESSES = {
     "loss-all-padded-batch-nan": all_padded_batch_witness,
     "sample-weight-sequence-outputs-fail": sequence_sample_weight_witness,
     "first-test-on-batch-stopiteration": first_test_on_batch_witness,
+    "loss-batches-averaged-unweighted": unequal_batches_witness,
     "unweighted-metrics-ignore-mask": unweighted_metrics_mask_witness,
     "jit-timestep-sample-weight-fails": jit_timestep_sample_weight_witness,
     "padded-nonfinite-targets-poison-loss": nonfinite_padded_targets_witness,

@@ -44,6 +44,7 @@ REPRESENTATIVE_LOSSES = {
 PER_SAMPLE_WEIGHTS_FAIL = BY_ID["sample-weight-sequence-outputs-fail"]
 JIT_TIMESTEP_WEIGHTS_FAIL = BY_ID["jit-timestep-sample-weight-fails"]
 METRICS_IGNORE_MASK = BY_ID["unweighted-metrics-ignore-mask"]
+BATCHES_UNWEIGHTED = BY_ID["loss-batches-averaged-unweighted"]
 
 
 @st.composite
@@ -77,7 +78,8 @@ def loss_cases(draw, losses, execution: str, *, methods=METHODS) -> LossCase:
     spec = with_head(draw(loss_specs(api), label="spec"), loss)
     batch = draw(spec.batches(batch_size=st.just(BATCH_SIZE), min_length=MIN_REAL_STEPS), label="batch")
     method = draw(st.sampled_from(methods), label="method")
-    split = method in BATCHED_METHODS and draw(st.booleans(), label="several_batches")
+    split = (method in BATCHED_METHODS and not BATCHES_UNWEIGHTED.active
+             and draw(st.booleans(), label="several_batches"))
     return LossCase(
         spec=spec,
         api=api,
