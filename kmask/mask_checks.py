@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compare import assert_same_length
 from .divergences import BY_ID
 from .graph_build import as_mask, functional_graph, run_graph
 from .keras_compat import GENERATION, tf
@@ -55,6 +56,7 @@ def check_compute_mask(layer_spec, layer, inputs, masks, values, what: str) -> N
     if expected == RAISES_TYPE_ERROR:
         raise AssertionError(f"{what}: compute_mask returned instead of raising TypeError")
     got = list(got) if isinstance(got, (list, tuple)) else [got]
+    assert_same_length(got, expected, f"{what}: compute_mask outputs vs the rule's")
     for k, (g, e) in enumerate(zip(got, expected)):
         assert_same_mask(as_mask(g), e, f"{what}, compute_mask output {k}")
 
@@ -74,6 +76,7 @@ def check_graph_masks(spec, batch, raw) -> None:
     expected = expected_graph_masks(spec, batch.values, values, GENERATION)
     stripped = attention_inputs(spec)
     note = generation_differences(node.layer.kind for node in spec.nodes)
+    assert_same_length(masks, expected, f"tensors of {spec}: masks run vs masks the rules give")
     for i, (got, want) in enumerate(zip(masks, expected)):
         where = f"tensor t{i} of {spec}{note}"
         if i not in stripped:
@@ -83,6 +86,7 @@ def check_graph_masks(spec, batch, raw) -> None:
                 f"{where}: the symbolic tensor {'has' if graph.symbolic_has_mask[i] else 'has no'} "
                 f"mask, the rule says {describe_mask(want)}"
             )
+    assert_same_length(spec.nodes, graph.layers, f"nodes of {spec} vs layers built")
     for node, layer in zip(spec.nodes, graph.layers):
         check_compute_mask(
             node.layer, layer, [tensors[i] for i in node.inputs], [masks[i] for i in node.inputs],

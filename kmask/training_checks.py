@@ -8,7 +8,7 @@ import numpy as np
 from strategies import PaddedBatch, StackSpec
 
 from .build import model_for
-from .compare import assert_close, tolerance
+from .compare import assert_close, assert_same_length, tolerance
 from .run import call_eagerly
 from .training import policy_model_for, real_outputs
 
@@ -50,6 +50,7 @@ def check_mixed_agrees_with_float32(spec: StackSpec, policy: str, batch: PaddedB
     full = call_eagerly(model_for(spec, MIXED_API, batch.timesteps), batch)
     real = real_outputs(spec, batch)
     tol = mixed_tolerance(spec, policy)
+    assert_same_length(mixed, full, f"{policy} vs float32 outputs of {spec}")
     for k, (low, ref) in enumerate(zip(mixed, full)):
         low = low.astype(np.float32)
         what = f"{policy} vs float32: output {k}, {batch.padding}-padded; model {spec}"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kmask.compare import assert_close, tolerance
+from kmask.compare import assert_close, assert_same_length, tolerance
 from kmask.divergences import BY_ID
 from kmask.graph_build import (
     CHAIN_APIS,
@@ -36,6 +36,7 @@ def check_apis_agree(spec, batch, raw, api) -> None:
     expected = expected_masks[-1]
     assert_same_mask(as_mask(attached_mask(output)), expected, f"{api} model of {spec}: output mask")
     if isinstance(model, ChainModel):  # subclassed: every layer's eager output, as call() saw it
+        assert_same_length(model.recorded.outputs, expected_masks, f"{api} model of {spec}: layer outputs inside call()")
         for k, (layer_output, want) in enumerate(zip(model.recorded.outputs, expected_masks)):
             assert_same_mask(as_mask(attached_mask(layer_output)), want,
                              f"{api} model of {spec}: layer {k} output mask inside call()")

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from kmask.compare import assert_close
+from kmask.compare import assert_close, assert_same_length
 from kmask.draw import stacks_without_known_divergences
 from kmask.forward_checks import EXTRA_PADDING
 from kmask.training import gradient_runner
@@ -24,6 +24,7 @@ def training_specs(focus: str, style: str | None = "explicit") -> st.SearchStrat
 
 def assert_same_gradients(spec, timesteps, grads_a, grads_b, what: str) -> None:
     tol = gradient_tolerance(spec, timesteps, grads_b)
+    assert_same_length(grads_a, grads_b, f"{what}: gradients; model {spec}")
     for k, (a, b) in enumerate(zip(grads_a, grads_b)):
         assert_close(a, b, tol, f"{what}: gradient of weight {k} {b.shape}; model {spec}")
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kmask.compare import assert_same_length
 from kmask.divergences import active_matches
 from kmask.graph_build import as_mask, attached_mask, chain_layers, chain_model
 from kmask.mask_checks import (
@@ -62,7 +63,10 @@ def check_sequential_masks(spec, batch, raw) -> None:
     model = chain_model(spec, "sequential", batch.timesteps)
     chain = [spec.input_layer] + [node.layer for node in spec.nodes]
     note = generation_differences(layer.kind for layer in chain)
-    for layer_spec, layer, want in zip(chain, chain_layers(model), expected):
+    built = chain_layers(model)
+    assert_same_length(chain, built, f"layers of {spec} vs layers of the Sequential model")
+    assert_same_length(chain, expected, f"layers of {spec} vs masks the rules give")
+    for layer_spec, layer, want in zip(chain, built, expected):
         got = attached_mask(layer.output)
         if (got is not None) != (want is not None):
             raise AssertionError(

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kmask import loss_reference as ref
-from kmask.compare import assert_close, loss_tolerance
+from kmask.compare import assert_close, assert_same_length, loss_tolerance
 from kmask.compiled import EXECUTIONS, OUTPUT_LOSSES_REPORTED, OUTPUT_NAMES, two_mask_model_for
 from kmask.draw import targets
 from kmask.loss_checks import BATCH_SIZE, MIN_REAL_STEPS
@@ -38,6 +38,7 @@ def test_each_output_masked_with_its_own_mask(data):
 
     tol = loss_tolerance(DEPTH, timesteps)
     expected = {}
+    assert_same_length(predictions, OUTPUT_NAMES, "outputs of the two-output model")
     for name, loss, y, prediction, mask in zip(OUTPUT_NAMES, losses, ys, predictions, masks):
         expected[name] = ref.masked_batch_loss(ref.per_step_loss(loss, y, prediction), mask)
         if not OUTPUT_LOSSES_REPORTED:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from kmask.compare import assert_close, tolerance
+from kmask.compare import assert_close, assert_same_length, tolerance
 from kmask.draw import stacks_without_known_divergences
 from kmask.forward_checks import EXTRA_PADDING
 from kmask.training import (
@@ -57,6 +57,7 @@ def variants(batch: PaddedBatch, content=None) -> dict[str, PaddedBatch]:
 
 
 def assert_same_weights(spec, actual, expected, tol, what):
+    assert_same_length(actual, expected, f"{what}: weights; model {spec}")
     for k, (a, e) in enumerate(zip(actual, expected)):
         assert_close(a, e, tol, f"{what}: weight {k} {e.shape}; model {spec}")
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from kmask.checks import assert_same_real_outputs
+from kmask.compare import assert_same_length
 from kmask.draw import stacks_without_known_divergences
 from kmask.forward_checks import EXTRA_PADDING
 from kmask.training import training_mode_runner
@@ -52,6 +53,7 @@ def check_training_outputs_ignore_padding(spec, batch, content):
     runner = training_mode_runner(spec, API, batch.timesteps)
     first, again = runner(batch), runner(batch)
     rows = range(batch.batch_size)
+    assert_same_length(first, again, f"training-mode outputs of {spec}, first call vs second")
     for k, (a, b) in enumerate(zip(first, again)):
         if not np.array_equal(a, b, equal_nan=True):
             raise AssertionError(
