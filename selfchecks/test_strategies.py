@@ -60,6 +60,7 @@ BAD_ARGUMENTS = [
     (lambda: graphs("Dense"), r"kinds='Dense' must be a non-empty tuple of layer kinds"),
     (lambda: graphs(("Embedding",)), r"each of kinds='Embedding' is not one of"),
     (lambda: graphs(max_nodes=0), r"max_nodes must be an integer >= 1, got 0"),
+    (lambda: graphs(avoid="Attention"), r"avoid='Attention' must be None or a predicate on a GraphSpec"),
     (lambda: chains(("Add",)), r"each of kinds='Add' is not one of"),
     (lambda: chains(max_nodes=0), r"max_nodes must be an integer >= 1, got 0"),
     (lambda: consumer_stacks(max_chain=-1), r"max_chain must be an integer >= 0, got -1"),
@@ -138,6 +139,9 @@ def test_good_graph_arguments_draw(data):
     last tensor ends early instead of failing."""
     spec = data.draw(graphs(["Dense"], max_nodes=1))
     assert [node.layer.kind for node in spec.nodes] == ["Dense"]
+    dense_free = data.draw(graphs(("Dense", "Add"), max_nodes=3,
+                                  avoid=lambda g: any(n.layer.kind == "Dense" for n in g.nodes)))
+    assert all(node.layer.kind == "Add" for node in dense_free.nodes)  # avoided nodes are dropped
     chain = data.draw(chains(("GlobalAveragePooling1D",), max_nodes=3))
     assert [node.layer.kind for node in chain.nodes] == ["GlobalAveragePooling1D"]
     assert len(data.draw(consumer_stacks(max_chain=0)).layers) == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -272,7 +273,8 @@ def graphs(
     kinds: tuple[str, ...] = PROPAGATION_CATALOG, max_nodes: int = 4, avoid=None
 ) -> st.SearchStrategy[GraphSpec]:
     """Random DAGs of 1..``max_nodes`` nodes drawn from ``kinds``, branching and merging over
-    both inputs and every earlier tensor (a single Dense node when no drawn kind fits).
+    both inputs and every earlier tensor (a single Dense node when no drawn kind fits, unless
+    ``avoid`` holds for it too: then the draw is rejected).
 
     ``kinds``: a non-empty tuple of :data:`PROPAGATION_CATALOG` kinds.
     ``max_nodes``: an integer >= 1.
@@ -301,6 +303,7 @@ def _graphs(draw, kinds: tuple[str, ...], max_nodes: int, avoid) -> GraphSpec:
         tensors.extend(output_tensors(node.layer, [tensors[i] for i in node.inputs]))
     if not nodes:
         nodes.append(Node(LayerSpec.make("Dense", units=FEATURES), (0,)))
+        assume(not avoid(GraphSpec(style, tuple(nodes))))
     mask_value = draw(mask_values(), label="mask_value") if style == "masking" else 0.0
     return GraphSpec(style, tuple(nodes), mask_value=mask_value)
 
