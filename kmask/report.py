@@ -1,10 +1,26 @@
 """Standalone bug-report scripts: what a failing property leaves behind.
 
-A script holds everything needed to see the failure with plain TensorFlow/Keras and
-NumPy (no kmask import): the model written out layer by layer, the weight recipe, the
-inputs as literals, and the comparison that failed. Paste it into a Keras issue as
-it is. Scripts go to ``$KMASK_REPORT_DIR`` (default ``kmask-reports/``), one file per
-distinct failure, and the failure message names the file.
+A script holds everything needed to see the failure with plain TensorFlow/Keras and NumPy
+(no kmask import): the model written out in the Keras code a person would write, the weight
+recipe, the data as literals, and both sides of the comparison that failed, computed the way
+the property computes them. It prints the environment (Python, OS, NumPy, TensorFlow, Keras,
+backend), what was expected, what happened and the largest difference, and exits with
+
+* 1 where the problem reproduces,
+* 0 where it does not (Keras agrees within the tolerance),
+* 2 where the script itself fails (an exception: an API missing in that version, say).
+
+Beside every script ``<name>-<hash>.py`` goes ``<name>-<hash>.md``, an issue body to paste
+into a Keras issue as it is: title, environment, expected and actual in one sentence each,
+the script and its output. Both go to ``$KMASK_REPORT_DIR`` (default ``kmask-reports/``,
+``--kmask-report-dir``), one pair per distinct failure, and the failure message names them.
+Writing costs nothing until a property's final failing example: then the script is written
+and run once in a fresh interpreter (``KMASK_REPORT_RUN=0`` skips that run) to record its
+output in the issue body.
+
+This module is the core every family uses (``script_source``, :class:`Reproducer`,
+``reproduced_by``) plus the forward family's runs and comparisons; the loss, propagation and
+training families live in :mod:`kmask.reproducers`.
 """
 
 from __future__ import annotations
@@ -13,6 +29,9 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,24 +41,109 @@ from hypothesis.errors import InvalidArgument
 
 from strategies import LayerSpec, StackSpec
 
-from .keras_compat import GENERATION, PACKAGE, describe
+from .keras_compat import BACKEND, GENERATION, PACKAGE, describe
 
 REPORT_DIR_VARIABLE = "KMASK_REPORT_DIR"
+RUN_VARIABLE = "KMASK_REPORT_RUN"
+REPRODUCES, AGREES, ERRORS = 1, 0, 2
+"""A script's exit statuses: the problem reproduces, Keras agrees, the script itself failed."""
+RUN_TIMEOUT = 600
 
 
 def report_dir() -> Path:
     return Path(os.environ.get(REPORT_DIR_VARIABLE, "kmask-reports"))
 
 
+@dataclasses.dataclass(frozen=True)
+class Reproducer:
+    """A standalone script and the sentences of its issue body."""
+
+    title: str
+    expected: str
+    """What Keras should do, one sentence."""
+    source: str
+
+
 def _keras_import() -> str:
+    quiet = 'os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow start-up chatter\n'
     if PACKAGE == "tf_keras":
-        return "import tf_keras as keras  # run with TF_USE_LEGACY_KERAS=1"
-    return "import keras" if GENERATION == 3 else "from tensorflow import keras"
+        return (quiet + 'os.environ["TF_USE_LEGACY_KERAS"] = "1"  # Keras 2 from the tf-keras package\n\n'
+                "import numpy as np\nimport tensorflow as tf\nimport tf_keras as keras")
+    keras = "import keras" if GENERATION == 3 else "from tensorflow import keras"
+    return f"{quiet}\nimport numpy as np\nimport tensorflow as tf\n{keras}"
 
 
-def _literal(array: np.ndarray) -> str:
+def literal(array) -> str:
+    """Python source that rebuilds ``array`` exactly (dtype included), or ``None``."""
+    if array is None:
+        return "None"
+    array = np.asarray(array)
     with np.printoptions(precision=9, threshold=1_000_000, linewidth=100, floatmode="maxprec"):
         return f"np.array({np.array2string(array, separator=', ')}, dtype=np.{array.dtype})"
+
+
+_HEADER = '''
+def environment():
+    backend = keras.backend.backend() if hasattr(keras.backend, "backend") else "tensorflow"
+    return (f"Python {platform.python_version()} on {platform.platform()}, NumPy {np.__version__}, "
+            f"TensorFlow {tf.__version__}, Keras {keras.__version__} (backend {backend})")
+'''
+
+_FOOTER = '''
+def difference(expected, actual):
+    """Whether the two sides differ beyond TOL (NaN equals NaN; a missing side differs), and by how much."""
+    if expected is None or actual is None:
+        differs = (expected is None) != (actual is None)
+        return differs, float("inf") if differs else 0.0
+    expected, actual = np.asarray(expected, np.float64), np.asarray(actual, np.float64)
+    if expected.shape != actual.shape:
+        return True, float("inf")
+    gaps = np.abs(actual - expected)
+    gaps[np.isnan(actual) & np.isnan(expected)] = 0
+    largest = float(np.nan_to_num(gaps, nan=np.inf).max(initial=0))
+    return not np.allclose(actual, expected, rtol=TOL, atol=TOL, equal_nan=True), largest
+
+
+def show(value):
+    return "None" if value is None else np.array2string(np.asarray(value), precision=6, threshold=200)
+
+
+def main():
+    print(environment())
+    expected, actual = both_sides()
+    reproduced, largest = difference(expected, actual)
+    print("expected:", EXPECTED)
+    print("  expected value:", show(expected).replace("\\n", "\\n                  "))
+    print("  actual value:  ", show(actual).replace("\\n", "\\n                  "))
+    print(f"largest difference: {largest:.6g} (tolerance {TOL:.3g})")
+    print("REPRODUCED: Keras disagrees" if reproduced else "not reproduced: Keras agrees here")
+    return 1 if reproduced else 0
+
+
+if __name__ == "__main__":
+    try:
+        status = main()
+    except Exception:  # exit 2: the script could not run here (an API this version lacks, ...)
+        traceback.print_exc()
+        status = 2
+    raise SystemExit(status)
+'''
+
+
+def script_source(title: str, expected: str, tol: float, body: str, tol_note: str) -> str:
+    """A complete script: ``body`` must define ``both_sides()`` returning ``(expected, actual)``
+    (floats, arrays, or None for "no mask"), compared within ``tol``."""
+    docstring = (
+        f'"""{title}\n\nExpected: {expected}\n\nGenerated by kmask on {describe()}; needs only '
+        "TensorFlow/Keras and NumPy.\nExit status: 1 where the problem reproduces, 0 where it "
+        'does not, 2 where the script itself fails.\n"""'
+    )
+    modules = (["inspect"] if "inspect." in body else []) + ["os", "platform", "traceback"]
+    imports = "".join(f"import {m}\n" for m in modules) + "\n" + _keras_import()
+    constants = f"TOL = {tol!r}  # {tol_note}\nEXPECTED = {expected!r}"
+    return "\n\n\n".join(
+        [docstring, imports, constants, _HEADER.strip(), body.strip(), _FOOTER.strip()]
+    ) + "\n"
 
 
 def _call(layer: LayerSpec, target: str, arg: str, mask: str | None = None) -> str:
@@ -138,7 +242,7 @@ class Comparison:
     steps_b: list
 
 
-_RUNNER = '''
+_FORWARD = '''
 def outputs(model, x, mask=None):
     out = model(x, training=False) if mask is None else model(x, mask=tf.constant(mask), training=False)
     return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
@@ -148,54 +252,91 @@ def pick(output, row, steps):
     return output[row, steps] if output.ndim == 3 else output[row]
 
 
-results = [outputs(model(x.shape[1] if fixed else None), x, mask) for model, x, mask, fixed in RUNS]
-failed = False
-for a, row_a, steps_a, b, row_b, steps_b in COMPARISONS:
-    for k, (out_a, out_b) in enumerate(zip(results[a], results[b])):
-        got, expected = pick(out_a, row_a, steps_a), pick(out_b, row_b, steps_b)
-        if not np.allclose(got, expected, rtol=TOL, atol=TOL, equal_nan=True):
-            failed = True
-            print(f"output {k}: run {a} row {row_a} steps {steps_a} != run {b} row {row_b} steps {steps_b}")
-            print("  got     ", np.array2string(got, precision=6).replace("\\n", "\\n           "))
-            print("  expected", np.array2string(expected, precision=6).replace("\\n", "\\n           "))
-versions = f"TensorFlow {tf.__version__}, Keras {getattr(keras, '__version__', '(bundled)')}"
-print(versions, "FAILS:" if failed else "passes:", EXPECTATION)
-raise SystemExit(1 if failed else 0)
+def both_sides():
+    """Every compared value of run b (expected) and of run a (actual), flattened."""
+    results = [outputs(model(x.shape[1] if fixed else None), x, mask) for model, x, mask, fixed in RUNS]
+    expected, actual = [], []
+    for a, row_a, steps_a, b, row_b, steps_b in COMPARISONS:
+        for k, (out_a, out_b) in enumerate(zip(results[a], results[b])):
+            got, want = pick(out_a, row_a, steps_a), pick(out_b, row_b, steps_b)
+            if not np.allclose(got, want, rtol=TOL, atol=TOL, equal_nan=True):
+                print(f"output {k}: run {a} row {row_a} steps {steps_a} != run {b} row {row_b} steps {steps_b}")
+            expected.append(want.ravel())
+            actual.append(got.ravel())
+    return np.concatenate(expected), np.concatenate(actual)
 '''
 
 
 def script(title: str, expectation: str, models: dict[str, tuple[StackSpec, str]],
-           runs: list[Run], comparisons: list[Comparison], tol: float) -> str:
-    """The source of a standalone script that replays ``comparisons`` between ``runs``."""
-    parts = [
-        f'"""{title}\n\nExpected: {expectation}\nGenerated by kmask on {describe()}; needs only '
-        "TensorFlow/Keras and NumPy.\nExit status 1 (and the mismatching values) where Keras "
-        'disagrees.\n"""',
-        "import inspect\n\nimport numpy as np\nimport tensorflow as tf\n" + _keras_import(),
-        f"layers = keras.layers\nTOL = {tol!r}  # float32 reordering tolerance (kmask/compare.py)\n"
-        f"EXPECTATION = {expectation!r}",
-    ]
+           runs: list[Run], comparisons: list[Comparison], tol: float) -> Reproducer:
+    """The reproducer that replays ``comparisons`` between ``runs`` (the forward family)."""
+    parts = ["layers = keras.layers"]
     parts += [model_source(spec, api, name) for name, (spec, api) in models.items()]
-    run_lines = ["RUNS = ["]
+    run_lines = ["RUNS = [  # (model, inputs, explicit mask or None, build for fixed timesteps)"]
     for run in runs:
-        mask = _literal(run.mask) if run.mask is not None else "None"
-        run_lines.append(f"    ({run.model}, {_literal(run.values)},\n     {mask}, {run.fixed_timesteps}),")
+        run_lines.append(f"    ({run.model}, {literal(run.values)},\n     {literal(run.mask)}, {run.fixed_timesteps}),")
     run_lines.append("]")
     parts.append("\n".join(run_lines))
     parts.append(
         "COMPARISONS = [  # (run a, row, real steps, run b, row, real steps)\n"
         + "".join(f"    {dataclasses.astuple(c)!r},\n" for c in comparisons) + "]"
     )
-    parts.append(_RUNNER.strip())
-    return "\n\n\n".join(parts) + "\n"
+    parts.append(_FORWARD.strip())
+    source = script_source(title, expectation, tol, "\n\n\n".join(parts),
+                           "float32 reordering tolerance (kmask/compare.py)")
+    return Reproducer(title, expectation, source)
 
 
-def write(name: str, source: str) -> Path:
-    """Save ``source`` under the report directory; the file name carries ``name`` and a hash."""
+def _run(path: Path) -> tuple[int | None, str]:
+    """Run the script at ``path`` in a fresh interpreter: its exit status and output."""
+    try:
+        done = subprocess.run([sys.executable, path.name], cwd=path.parent, capture_output=True,
+                              text=True, timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, f"(did not finish within {RUN_TIMEOUT} s)"
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def issue_body(reproducer: Reproducer, actual: str, script_name: str, status, output: str | None) -> str:
+    """The Markdown issue body: title, environment, expected and actual, the script, its output."""
+    if output is None:
+        ran = f"(not run: {RUN_VARIABLE}=0; run `python {script_name}`)"
+    else:
+        ran = f"{output}\n\n(exit status {status}: 1 reproduces, 0 does not, 2 the script failed)"
+    return "\n".join([
+        f"# {reproducer.title}",
+        "",
+        f"**Environment:** {describe()}, backend {BACKEND}; Python {platform.python_version()} on "
+        f"{platform.platform()}, NumPy {np.__version__}.",
+        "",
+        f"**Expected:** {reproducer.expected[0].upper() + reproducer.expected[1:].rstrip('.')}.",
+        "",
+        f"**Actual:** {actual.rstrip('.')}.",
+        "",
+        f"## Reproduce (`python {script_name}`, needs only TensorFlow/Keras and NumPy)",
+        "",
+        "```python",
+        reproducer.source.rstrip(),
+        "```",
+        "",
+        "## Output",
+        "",
+        "```",
+        ran,
+        "```",
+        "",
+    ])
+
+
+def write(name: str, reproducer: Reproducer, actual: str) -> Path:
+    """Save the script under the report directory (the file name carries ``name`` and a hash),
+    run it once unless ``KMASK_REPORT_RUN=0``, and save its issue body beside it."""
     directory = report_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}-{hashlib.sha1(source.encode()).hexdigest()[:8]}.py"
-    path.write_text(source)
+    path = directory / f"{name}-{hashlib.sha1(reproducer.source.encode()).hexdigest()[:8]}.py"
+    path.write_text(reproducer.source)
+    status, output = _run(path) if os.environ.get(RUN_VARIABLE, "1") != "0" else (None, None)
+    path.with_suffix(".md").write_text(issue_body(reproducer, actual, path.name, status, output))
     return path
 
 
@@ -207,9 +348,15 @@ def _final_example() -> bool:
         return True
 
 
+def first_line(failure: BaseException) -> str:
+    lines = str(failure).strip().splitlines()
+    return lines[0] if lines else type(failure).__name__
+
+
 @contextlib.contextmanager
-def reproduced_by(name: str, make_script):
-    """On the final failing example, write ``make_script()`` and name it in the failure.
+def reproduced_by(name: str, make_reproducer):
+    """On the final failing example, write ``make_reproducer()`` (a :class:`Reproducer`) and its
+    issue body, and name the script in the failure.
 
     The failure is re-raised as the same exception object, so Hypothesis sees the same
     failure it shrank to.
@@ -219,7 +366,8 @@ def reproduced_by(name: str, make_script):
     except AssertionError as failure:
         if _final_example():
             try:
-                note = f"python {write(name, make_script())}"
+                path = write(name, make_reproducer(), first_line(failure))
+                note = f"python {path} (issue body: {path.with_suffix('.md')})"
             except Exception as error:  # a report must never hide the failure itself
                 note = f"not written ({type(error).__name__}: {error})"
             failure.args = (f"{failure.args[0] if failure.args else ''}\n\n"

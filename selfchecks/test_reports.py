@@ -25,4 +25,5 @@ def test_failure_leaves_a_script_that_fails_the_same_way(tmp_path, monkeypatch):
         env={**os.environ, "PYTHONPATH": ""}, timeout=300,
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "FAILS:" in result.stdout and "!= run 1" in result.stdout
+    assert "REPRODUCED" in result.stdout and "!= run 1" in result.stdout
+    assert script.with_suffix(".md").read_text().startswith("# ")

@@ -26,7 +26,7 @@ FOCUS_CASES = [
 ]
 
 
-def two_runs_script(title, expectation, spec, models, run_a, batch_a, run_b, batch_b) -> str:
+def two_runs_script(title, expectation, spec, models, run_a, batch_a, run_b, batch_b) -> report.Reproducer:
     rows = range(batch_a.batch_size)
     return report.script(
         title, expectation, models, [run_a, run_b],
