@@ -15,6 +15,7 @@ import numpy as np
 from strategies import StackSpec
 
 from . import loss_reference as ref
+from . import report, reproducers
 from .compare import assert_close, loss_tolerance
 from .compiled import compiled_for
 from .divergences import BY_ID
@@ -73,7 +74,12 @@ def where(case: LossCase) -> str:
 
 def check_loss(case: LossCase) -> None:
     """The reported loss equals, per batch, ``sum(mask * weight * loss) / sum(mask)``, averaged
-    over batches by batch size."""
+    over batches by batch size (failing, it writes a standalone script)."""
+    with report.reproduced_by("loss", lambda: reproducers.loss_reproducer(case)):
+        _check_loss(case)
+
+
+def _check_loss(case: LossCase) -> None:
     logs, predictions = run_case(case)
     sw = case.sample_weight
     batch_losses = [
@@ -93,10 +99,13 @@ def check_loss(case: LossCase) -> None:
 
 
 def check_padded_targets_ignored(case: LossCase, other_targets: np.ndarray) -> None:
-    """The reported loss is the same with ``other_targets``, which differ only at padded steps."""
-    first, _ = run_case(case)
-    second, _ = run_case(dataclasses.replace(case, targets=other_targets))
-    assert_close(
-        second["loss"], first["loss"], loss_tolerance(case.spec.depth, case.values.shape[1]),
-        f"'{case.loss}' loss of {where(case)} after changing only the targets at padded steps",
-    )
+    """The reported loss is the same with ``other_targets``, which differ only at padded steps
+    (failing, it writes a standalone script)."""
+    with report.reproduced_by("padded_targets",
+                              lambda: reproducers.padded_targets_reproducer(case, other_targets)):
+        first, _ = run_case(case)
+        second, _ = run_case(dataclasses.replace(case, targets=other_targets))
+        assert_close(
+            second["loss"], first["loss"], loss_tolerance(case.spec.depth, case.values.shape[1]),
+            f"'{case.loss}' loss of {where(case)} after changing only the targets at padded steps",
+        )

@@ -30,6 +30,7 @@ import dataclasses
 import hashlib
 import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,9 @@ def literal(array) -> str:
         return "None"
     array = np.asarray(array)
     with np.printoptions(precision=9, threshold=1_000_000, linewidth=100, floatmode="maxprec"):
-        return f"np.array({np.array2string(array, separator=', ')}, dtype=np.{array.dtype})"
+        text = np.array2string(array, separator=", ")
+    text = re.sub(r"\b(nan|inf)\b", r"np.\1", text)
+    return f"np.array({text}, dtype={array.dtype.name!r})"
 
 
 _HEADER = '''
@@ -98,8 +101,7 @@ def difference(expected, actual):
     expected, actual = np.asarray(expected, np.float64), np.asarray(actual, np.float64)
     if expected.shape != actual.shape:
         return True, float("inf")
-    gaps = np.abs(actual - expected)
-    gaps[np.isnan(actual) & np.isnan(expected)] = 0
+    gaps = np.where(np.isnan(actual) & np.isnan(expected), 0.0, np.abs(actual - expected))
     largest = float(np.nan_to_num(gaps, nan=np.inf).max(initial=0))
     return not np.allclose(actual, expected, rtol=TOL, atol=TOL, equal_nan=True), largest
 

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from kmask import loss_reference as ref
+from kmask import report
 from kmask.compare import assert_close, loss_tolerance
 from kmask.compiled import BATCHED_METHODS, EXECUTIONS, METHODS, with_head
 from kmask.divergences import BY_ID
+from kmask.reproducers import metric_reproducer
 from kmask.draw import targets
 from kmask.loss_checks import (
     BATCH_SIZE,
@@ -121,11 +123,12 @@ def check_metrics(case: LossCase):
         weights = case.sample_weight if name.startswith("weighted_") else None
         expected = ref.masked_metric(values, case.mask, weights)
         kind = "weighted by sample weight and mask" if weights is not None else "weighted by mask"
-        assert_close(
-            logs[name], expected, tol,
-            f"metric '{name}' reported by {where(case)} vs its mean over real steps ({kind}), "
-            "accumulated over all batches",
-        )
+        with report.reproduced_by("metric", lambda: metric_reproducer(case, name)):
+            assert_close(
+                logs[name], expected, tol,
+                f"metric '{name}' reported by {where(case)} vs its mean over real steps ({kind}), "
+                "accumulated over all batches",
+            )
 
 
 def near_tie(name: str, predictions: np.ndarray, tol: float) -> bool:

@@ -1,0 +1,126 @@
+"""Every fault family's failures leave a standalone reproducer that shows the fault and only it:
+run in a fresh interpreter with the fault injected it exits 1, against healthy Keras it exits 0,
+and it imports nothing but TensorFlow/Keras, NumPy and the standard library."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kmask import loss_reference as ref
+from kmask.properties import ROOT
+from kmask.report import AGREES, REPORT_DIR_VARIABLE, REPRODUCES, RUN_VARIABLE
+from kmask.reproducers import PER_STEP_LOSS, PER_STEP_METRIC, function_source
+
+from . import faults, loss_faults, propagation_faults, training_faults
+from .injection import assert_property_fails
+
+FAMILIES = {module.__name__: module for module in (faults, loss_faults, propagation_faults, training_faults)}
+
+WRITES_REPRODUCERS = {
+    "tests/test_padding_invisible.py::test_padded_batch_equals_each_sample_alone",
+    "tests/test_padding_invisible.py::test_real_outputs_ignore_padding_content",
+    "tests/test_padding_invisible.py::test_real_outputs_ignore_extra_padding",
+    "tests/test_padding_invisible.py::test_masking_layer_equals_true_mask",
+    "tests/test_compiled_loss.py::test_compiled_loss_equals_masked_reference",
+    "tests/test_compiled_loss.py::test_compiled_metrics_equal_masked_reference",
+    "tests/test_compiled_loss.py::test_loss_ignores_padded_targets",
+}
+"""The properties that write a reproducer when they fail; the others' cases are strict xfails
+(what issue 9 still lacks), which turn into failures the day their property writes one."""
+
+ALLOWED_IMPORTS = {"numpy", "tensorflow", "keras", "tf_keras", "inspect", "os", "platform", "traceback"}
+
+
+def cases():
+    found = []
+    for module_name, module in FAMILIES.items():
+        for case in module.CASES:
+            marks = [] if case.test_id in WRITES_REPRODUCERS else [pytest.mark.xfail(
+                strict=True, reason=f"{case.test_id} writes no reproducer yet")]
+            found.append(pytest.param(module_name, case, id=f"{module_name.rpartition('.')[2]}-{case.name}",
+                                      marks=marks))
+    return found
+
+
+def imported_modules(source: str) -> set[str]:
+    """Top-level names of every module the script imports."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.partition(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add((node.module or "").partition(".")[0])
+    return names
+
+
+def run_script(script, module_name: str | None = None, fault: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``script`` in a fresh interpreter, with ``fault`` of ``module_name`` injected if given."""
+    if fault is None:
+        command = [sys.executable, str(script)]
+    else:
+        runner = (f"import runpy\nfrom {module_name} import FAULTS\n"
+                  f"with FAULTS[{fault!r}].inject():\n    runpy.run_path({str(script)!r}, run_name='__main__')")
+        command = [sys.executable, "-c", runner]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.parametrize("module_name, case", cases())
+def test_reproducer_shows_the_fault(module_name, case, tmp_path, monkeypatch):
+    """The property fails under the fault and names a script; that script imports only Keras,
+    NumPy and the standard library, exits 1 with the fault injected and 0 without it."""
+    monkeypatch.setenv(REPORT_DIR_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(RUN_VARIABLE, "0")  # this check runs the script itself, twice
+    family = FAMILIES[module_name]
+    assert_property_fails(family.FAULTS[case.fault], case)
+    scripts = list(tmp_path.glob("*.py"))
+    assert len(scripts) == 1, f"{case.test_id} failed under {case.fault}; reproducers written: {scripts}"
+    script = scripts[0]
+    source = script.read_text()
+    assert imported_modules(source) <= ALLOWED_IMPORTS, imported_modules(source) - ALLOWED_IMPORTS
+    broken = run_script(script, module_name, case.fault)
+    assert broken.returncode == REPRODUCES, f"under {case.fault}:\n{broken.stdout}{broken.stderr}"
+    healthy = run_script(script)
+    assert healthy.returncode == AGREES, f"healthy Keras:\n{healthy.stdout}{healthy.stderr}"
+
+
+def _sample(kind: str, rng):
+    """Targets of ``kind`` and positive, normalised predictions of shape (2, 3, 3)."""
+    predictions = rng.uniform(0.05, 1, (2, 3, 3))
+    predictions /= predictions.sum(axis=-1, keepdims=True)
+    targets = {
+        "real": rng.normal(size=(2, 3, 3)),
+        "binary": rng.integers(0, 2, (2, 3, 3)).astype(float),
+        "one_hot": np.eye(3)[rng.integers(0, 3, (2, 3))],
+        "distribution": predictions[::-1],
+        "sparse": rng.integers(0, 3, (2, 3)).astype(float),
+    }[kind]
+    return targets, predictions
+
+
+@pytest.mark.parametrize("loss", sorted(ref.LOSSES))
+def test_script_loss_formula_equals_reference(loss):
+    """The few NumPy lines a script spells out for ``loss`` give kmask.loss_reference's values."""
+    namespace = {"np": np}
+    exec(function_source("per_step_loss", PER_STEP_LOSS[loss], ""), namespace)
+    targets, predictions = _sample(ref.LOSSES[loss][1], np.random.default_rng(0))
+    np.testing.assert_allclose(namespace["per_step_loss"](targets, predictions),
+                               ref.per_step_loss(loss, targets, predictions), rtol=1e-12)
+
+
+@pytest.mark.parametrize("metric", sorted(PER_STEP_METRIC))
+def test_script_metric_formula_equals_reference(metric):
+    """The NumPy lines a script spells out for ``metric`` give kmask.loss_reference's values."""
+    namespace = {"np": np}
+    exec(function_source("per_step_metric", PER_STEP_METRIC[metric], ""), namespace)
+    kind = {"binary_accuracy": "binary", "categorical_accuracy": "one_hot",
+            "sparse_categorical_accuracy": "sparse"}.get(metric, "real")
+    targets, predictions = _sample(kind, np.random.default_rng(1))
+    np.testing.assert_allclose(namespace["per_step_metric"](targets, predictions),
+                               ref.per_step_metric(metric, targets, predictions), rtol=1e-12)
