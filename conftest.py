@@ -13,7 +13,9 @@ Options:
 * ``--kmask-xfails FILE`` / ``KMASK_XFAILS=FILE``: tests the user expects to fail
   (``kmask/xfails.py``);
 * ``--kmask-results-dir DIR`` / ``KMASK_RESULTS_DIR=DIR``: write ``DIR/<env>.json`` for the
-  version report (``kmask/results.py``, ``python -m kmask.matrix``).
+  version report (``kmask/results.py``, ``python -m kmask.matrix``);
+* ``--kmask-report-dir DIR`` / ``KMASK_REPORT_DIR=DIR``: where a failing property writes its
+  standalone reproducer and issue body (``kmask/report.py``; default ``kmask-reports/``).
 
 Every ``test_known_divergence[<id>]`` whose divergence is active on the installed Keras gets the
 ``divergence`` marker, so ``-m "not divergence"`` leaves out the replays of known divergences.
@@ -53,6 +55,11 @@ def pytest_addoption(parser):
         help="write the run's results to DIR/<env>.json, <env> being $KMASK_ENV "
         "(default: $KMASK_RESULTS_DIR; none written without either)",
     )
+    group.addoption(
+        "--kmask-report-dir", metavar="DIR", default=None,
+        help="where failing properties write standalone reproducers and issue bodies "
+        "(default: $KMASK_REPORT_DIR, else kmask-reports/)",
+    )
 
 
 def chosen_profile(config) -> str:
@@ -88,6 +95,9 @@ def pytest_configure(config):
         settings.register_profile(loaded, settings.get_profile(profile), max_examples=max_examples)
     settings.load_profile(loaded)
     config.option.hypothesis_profile = loaded  # so Hypothesis's own plugin agrees
+    report_dir = config.getoption("kmask_report_dir", None)
+    if report_dir:  # read by kmask.report, in xdist workers too (they inherit the environment)
+        os.environ["KMASK_REPORT_DIR"] = os.path.abspath(report_dir)
     from kmask.errors import KerasUnavailable
 
     try:

@@ -8,17 +8,21 @@ import ast
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import Phase, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from kmask import loss_reference as ref
-from kmask.properties import ROOT
+from kmask import replay
+from kmask.properties import ROOT, load
 from kmask.report import AGREES, REPORT_DIR_VARIABLE, REPRODUCES, RUN_VARIABLE
 from kmask.reproducers import PER_STEP_LOSS, PER_STEP_METRIC, function_source
 
 from . import faults, loss_faults, propagation_faults, training_faults
-from .injection import assert_property_fails
+from .injection import assert_property_fails, injected
 
 FAMILIES = {module.__name__: module for module in (faults, loss_faults, propagation_faults, training_faults)}
 
@@ -124,3 +128,30 @@ def test_script_metric_formula_equals_reference(metric):
     targets, predictions = _sample(kind, np.random.default_rng(1))
     np.testing.assert_allclose(namespace["per_step_metric"](targets, predictions),
                                ref.per_step_metric(metric, targets, predictions), rtol=1e-12)
+
+
+def test_replay_writes_a_stored_failure(tmp_path, monkeypatch):
+    """A failure that a run stored in the example database is replayed by kmask.replay (the
+    stored example only, under the same key Hypothesis's pytest plugin uses) and writes its
+    reproducer again, without a new search."""
+    test_id = "tests/test_compiled_loss.py::test_compiled_loss_equals_masked_reference"
+    item = SimpleNamespace(nodeid=f"{test_id}[graph]", obj=load(test_id),
+                           callspec=SimpleNamespace(params={"execution": "graph"}))
+    database = DirectoryBasedExampleDatabase(str(tmp_path / "examples"))
+    monkeypatch.setenv(RUN_VARIABLE, "0")
+    original = item.obj._hypothesis_internal_use_settings
+    try:
+        with injected(loss_faults.FAULTS["loss_divides_by_all_steps"]):
+            monkeypatch.setenv(REPORT_DIR_VARIABLE, str(tmp_path / "first-run"))
+            item.obj._hypothesis_internal_use_settings = settings(
+                original, database=database, max_examples=60, phases=[Phase.generate])
+            replay.database_key(item)
+            with pytest.raises(AssertionError):
+                item.obj(execution="graph")
+            assert list(database.fetch(replay.database_key(item))), "the failing run stored nothing"
+            monkeypatch.setenv(REPORT_DIR_VARIABLE, str(tmp_path / "replayed"))
+            replay.only_stored(item.obj, database)
+            written = replay.replay(item)
+    finally:
+        item.obj._hypothesis_internal_use_settings = original
+    assert written.startswith(f"python {tmp_path / 'replayed'}"), written
