@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import report
 from .compare import assert_same_length
 from .divergences import BY_ID
 from .graph_build import as_mask, functional_graph, run_graph
@@ -16,6 +17,7 @@ from .mask_rules import (
     expected_graph_masks,
     generation_differences,
 )
+from .reproducers_masks import graph_reproducer
 
 NO_MASK_SUPPORT = "does not support masking"
 """What Keras 2's ``compute_mask`` says when it raises for a layer without mask support."""
@@ -70,7 +72,13 @@ def attention_inputs(spec) -> set[int]:
 
 def check_graph_masks(spec, batch, raw) -> None:
     """At every tensor of the Functional graph of ``spec``, the attached mask, whether the
-    symbolic tensor has one, and ``compute_mask`` called directly follow the rules."""
+    symbolic tensor has one, and ``compute_mask`` called directly follow the rules (failing, it
+    writes a standalone script of the attached masks against the rules)."""
+    with report.reproduced_by("graph_masks", lambda: graph_reproducer(spec, batch, raw)):
+        _check_graph_masks(spec, batch, raw)
+
+
+def _check_graph_masks(spec, batch, raw) -> None:
     graph = functional_graph(spec, batch.timesteps)
     tensors, values, masks = run_graph(graph, batch.values, raw)
     expected = expected_graph_masks(spec, batch.values, values, GENERATION)

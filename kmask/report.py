@@ -330,16 +330,24 @@ def issue_body(reproducer: Reproducer, actual: str, script_name: str, status, ou
     ])
 
 
-def write(name: str, reproducer: Reproducer, actual: str) -> Path:
+def write(name: str, reproducer: Reproducer, actual: str) -> tuple[Path, int | None]:
     """Save the script under the report directory (the file name carries ``name`` and a hash),
-    run it once unless ``KMASK_REPORT_RUN=0``, and save its issue body beside it."""
+    run it once unless ``KMASK_REPORT_RUN=0``, and save its issue body beside it; the path and
+    the run's exit status (None if not run)."""
     directory = report_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}-{hashlib.sha1(reproducer.source.encode()).hexdigest()[:8]}.py"
     path.write_text(reproducer.source)
     status, output = _run(path) if os.environ.get(RUN_VARIABLE, "1") != "0" else (None, None)
     path.with_suffix(".md").write_text(issue_body(reproducer, actual, path.name, status, output))
-    return path
+    return path, status
+
+
+FRESH_RUN = {
+    REPRODUCES: "; it reproduces in a fresh interpreter",
+    AGREES: "; it does NOT reproduce in a fresh interpreter (the failure needs state of this run)",
+    ERRORS: "; it fails to run in a fresh interpreter (see the issue body)",
+}
 
 
 def _final_example() -> bool:
@@ -368,8 +376,8 @@ def reproduced_by(name: str, make_reproducer):
     except AssertionError as failure:
         if _final_example():
             try:
-                path = write(name, make_reproducer(), first_line(failure))
-                note = f"python {path} (issue body: {path.with_suffix('.md')})"
+                path, status = write(name, make_reproducer(), first_line(failure))
+                note = f"python {path} (issue body: {path.with_suffix('.md')}){FRESH_RUN.get(status, '')}"
             except Exception as error:  # a report must never hide the failure itself
                 note = f"not written ({type(error).__name__}: {error})"
             failure.args = (f"{failure.args[0] if failure.args else ''}\n\n"

@@ -34,6 +34,7 @@ WRITES_REPRODUCERS = {
     "tests/test_compiled_loss.py::test_compiled_loss_equals_masked_reference",
     "tests/test_compiled_loss.py::test_compiled_metrics_equal_masked_reference",
     "tests/test_compiled_loss.py::test_loss_ignores_padded_targets",
+    "tests/test_mask_propagation.py::test_functional_graph_masks_follow_rules",
 }
 """The properties that write a reproducer when they fail; the others' cases are strict xfails
 (what issue 9 still lacks), which turn into failures the day their property writes one."""

@@ -1,0 +1,177 @@
+"""Standalone reproducers of the mask-propagation family: a Functional graph written out in plain
+Keras, called once eagerly, and at every tensor the mask Keras attaches against the recorded
+rule (kmask/mask_rules.py), which the script applies, spelled out per node, to the masks and
+values Keras gave that node's inputs. The script reports the first tensor where they differ,
+as the property does (:mod:`kmask.report` holds the core)."""
+
+from __future__ import annotations
+
+from strategies import LayerSpec
+from strategies.graphs import ATTENTIONS, MERGES, output_count
+
+from . import report
+from .keras_compat import GENERATION
+from .mask_rules import rule_name
+
+LAMBDA_SOURCE = {"double": "lambda x: x * 2.0", "negate": "lambda x: -x"}
+"""The source of kmask.graph_build.LAMBDA_FUNCTIONS."""
+
+_PRESENT_OR_ONES = "[m if m is not None else np.ones(v.shape[:2], bool) for m, v in zip(masks, values)]"
+
+RULE_SOURCE = {
+    "keep": "masks[0]",
+    "query": "masks[0]",
+    "none": "None",
+    "unsupported": "None",
+    "token_not_zero": "values[0] != 0",
+    "concatenate_and": f"None if all(m is None for m in masks) else np.all(np.stack({_PRESENT_OR_ONES}), axis=0)",
+    "concatenate_or": f"None if all(m is None for m in masks) else np.any(np.stack({_PRESENT_OR_ONES}), axis=0)",
+    "and_of_present": "None if all(m is None for m in masks) else "
+                      "np.all(np.stack([m for m in masks if m is not None]), axis=0)",
+    "or_if_all_present": "None if any(m is None for m in masks) else np.any(np.stack(masks), axis=0)",
+}
+"""The rules of kmask.mask_rules.RULE_FUNCTIONS whose source needs no layer option, as
+expressions of the node's input ``masks`` and ``values``."""
+
+RULE_WORDS = {
+    "keep": "keeps its input's mask",
+    "query": "takes the query's mask",
+    "none": "reduces the time axis away: no mask",
+    "unsupported": "does not support masking: no mask",
+    "token_not_zero": "masks the zero tokens",
+    "not_all_equal_mask_value": "masks the steps whose every feature equals mask_value",
+    "concatenate_and": "ANDs the masks (all True for an input without one)",
+    "concatenate_or": "ORs the masks (all True for an input without one)",
+    "and_of_present": "ANDs the masks present",
+    "or_if_all_present": "ORs the masks if every input has one, else no mask",
+}
+
+
+def rule_source(layer: LayerSpec) -> list[str]:
+    """The expected mask of each output of ``layer`` as source, under the installed generation."""
+    name = rule_name(layer, GENERATION)
+    count = output_count(layer)
+    if name == "not_all_equal_mask_value":
+        return [f"np.any(values[0] != np.float32({layer.option('mask_value', 0.0)!r}), axis=-1)"]
+    if name == "mask_function_or_none":
+        return ["masks[0]" if layer.option("mask") == "keep" else "None"]
+    if name == "keep_if_sequences":  # states have no time axis; Bidirectional's two halves keep it
+        rnn = layer.recurrent
+        if not rnn.option("return_sequences", False):
+            return ["None"] * count
+        return ["masks[0]"] * count if layer.kind == "Bidirectional" else ["masks[0]"] + ["None"] * (count - 1)
+    return [RULE_SOURCE[name]] * count
+
+
+def rule_words(layer: LayerSpec) -> str:
+    name = rule_name(layer, GENERATION)
+    if name == "keep_if_sequences":
+        return "keeps the mask on sequence outputs only"
+    if name == "mask_function_or_none":
+        return "keeps the mask (mask=)" if layer.option("mask") == "keep" else "has no mask function: no mask"
+    return RULE_WORDS[name]
+
+
+def layer_source(layer: LayerSpec) -> str:
+    if layer.kind == "Lambda":
+        keep = ", mask=lambda inputs, mask=None: mask" if layer.option("mask") == "keep" else ""
+        return f"layers.Lambda({LAMBDA_SOURCE[layer.option('function')]}{keep})"
+    return layer.source()
+
+
+def call_source(layer: LayerSpec, target: str, inputs: list[str]) -> str:
+    """``target`` called on ``inputs`` the way kmask.graph_build.call_layer calls that kind."""
+    options = "".join(f", {k}={v!r}" for k, v in layer.call_options.items())
+    if layer.kind == "MultiHeadAttention":
+        return f"{target}({inputs[0]}, {inputs[1]}{options})"
+    if layer.kind in ATTENTIONS or layer.kind in MERGES:
+        return f"{target}([{', '.join(inputs)}]{options})"
+    return f"{target}({inputs[0]}{options})"
+
+
+def graph_source(spec, timesteps: int) -> str:
+    """``make_model()``: the Functional model of ``spec`` returning t0 and every node output."""
+    main_shape = f"({timesteps},)" if spec.style == "embedding" else f"({timesteps}, {spec.features})"
+    main_dtype = "int32" if spec.style == "embedding" else "float32"
+    reads_raw = any(1 in node.inputs for node in spec.nodes)
+    lines = [
+        "def make_model():",
+        f"    main = keras.Input(shape={main_shape}, dtype={main_dtype!r})",
+        f"    raw = keras.Input(shape=({timesteps}, {spec.features}), dtype='float32')  # an unmasked input",
+        f"    built = [{spec.input_layer.source()}]",
+        "    t = [built[0](main), raw]",
+    ]
+    position = 2
+    for node in spec.nodes:
+        count = output_count(node.layer)
+        outputs = [f"t{position + k}" for k in range(count)]
+        lines.append(f"    built.append({layer_source(node.layer)})")
+        call = call_source(node.layer, "built[-1]", [f"t[{i}]" for i in node.inputs])
+        lines.append(f"    t += {'list(' + call + ')' if count > 1 else '[' + call + ']'}  # {', '.join(outputs)}")
+        position += count
+    lines += [
+        f"    model = keras.Model({'[main, raw]' if reads_raw else 'main'}, [t[0]] + t[2:])",
+        f"    rng = np.random.default_rng({spec.weight_seed})  # every weight, layer by layer",
+        "    for layer in built:",
+        "        weights = [rng.uniform(-0.6, 0.6, size=tuple(w.shape)).astype('float32') for w in layer.weights]",
+        "        layer.set_weights([np.abs(v) + 0.1 if 'moving_variance' in w.name else v",
+        "                           for w, v in zip(layer.weights, weights)])",
+        f"    return model, {reads_raw}",
+    ]
+    return "\n".join(lines)
+
+
+def rules_source(spec) -> str:
+    """``RULES``: per tensor, its producer's inputs and the rule's expected mask as a function."""
+    lines = ["RULES = [  # (tensor, what it is, input tensors, expected mask from the inputs' masks and values)",
+             f"    (0, {str(spec.input_layer) + ' (t0): ' + rule_words(spec.input_layer)!r}, [-1],",
+             f"     lambda masks, values: {rule_source(spec.input_layer)[0]}),"]
+    position = 2
+    for node in spec.nodes:
+        for k, expression in enumerate(rule_source(node.layer)):
+            what = f"{node} -> t{position}: {node.layer.kind} {rule_words(node.layer)}"
+            lines.append(f"    ({position}, {what!r}, {list(node.inputs)!r},")
+            lines.append(f"     lambda masks, values: {expression}),")
+            position += 1
+    lines.append("]")
+    return "\n".join(lines)
+
+
+_GRAPH_SIDES = '''
+def both_sides():
+    """At each tensor in order, the attached mask (actual) and the rule applied to what Keras gave
+    its inputs (expected); the first tensor where they differ, else the last one."""
+    model, reads_raw = make_model()
+    outputs = model([X, RAW] if reads_raw else X, training=False)
+    tensors = [outputs[0], RAW] + list(outputs[1:])
+    values = {-1: X, **{i: np.asarray(t) for i, t in enumerate(tensors)}}
+    masks = {-1: None, **{i: attached_mask(t) for i, t in enumerate(tensors)}}
+    for position, what, inputs, rule in RULES:
+        expected = rule([masks[i] for i in inputs], [values[i] for i in inputs])
+        actual = masks[position]
+        if difference(expected, actual)[0]:
+            break
+    print(f"mask of t{position} = {what}")
+    return expected, actual
+
+
+def attached_mask(tensor):
+    mask = getattr(tensor, "_keras_mask", None)
+    return None if mask is None else np.asarray(mask).astype(bool)
+'''
+
+
+def graph_reproducer(spec, batch, raw) -> report.Reproducer:
+    """The script of :func:`kmask.mask_checks.check_graph_masks` on ``spec`` and its inputs."""
+    title = f"Keras attaches a mask that breaks the masking rules in a Functional graph: {spec}"
+    expected = ("at every tensor of the Functional graph, the mask Keras attaches to the eager output is "
+                f"the one the Keras {GENERATION} rule gives for its layer and its inputs' masks")
+    body = "\n\n\n".join([
+        "layers = keras.layers",
+        graph_source(spec, batch.timesteps),
+        f"X = {report.literal(batch.values)}\nRAW = {report.literal(raw)}",
+        rules_source(spec),
+        _GRAPH_SIDES.strip(),
+    ])
+    source = report.script_source(title, expected, 0.0, body, "masks are compared exactly")
+    return report.Reproducer(title, expected, source)
