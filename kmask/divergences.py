@@ -443,6 +443,36 @@ DIVERGENCES = (
         observed="reproduces on 3.0.5, 3.1.1 and 3.2.1; absent on 2.12.0-2.15.0 and "
         "3.3.3-3.15.1 (3.3.0-3.3.2 not run: they lack the fix; witness run 2026-12-01).",
     ),
+    Divergence(
+        id="pooling-empty-row-nan",
+        keras=">=2.12",
+        reason=(
+            "GlobalAveragePooling1D pools a row without any real timestep to NaN instead of zeros, "
+            "because it divides the masked sum by the number of real steps without guarding 0/0 "
+            "(Keras 3's masked loss guards the same division with divide_no_nan)."
+        ),
+        upstream="none found (searched keras-team/keras, tf-keras and tensorflow/tensorflow "
+        "issues, 2026-12-01); the division dates from keras-team/keras#10913",
+        observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.15.1 (NaN for "
+        "the empty row, the mean for the real one; witness run 2026-12-01).",
+    ),
+    Divergence(
+        id="attention-no-real-key-reads-padding",
+        keras=">=2.12",
+        reason=(
+            "MultiHeadAttention, Attention and AdditiveAttention give a query whose every key is "
+            "padded the plain average of the padded values, which depends on what padding holds, "
+            "instead of the empty attention (zeros; MultiHeadAttention's output bias), because "
+            "they push masked scores down by a large constant and a softmax over equal scores is "
+            "uniform."
+        ),
+        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-12-01); "
+        "related: keras-team/keras#21149 (3.10.0) makes the Softmax layer zero a fully masked "
+        "axis, but MultiHeadAttention without dropout calls ops.dot_product_attention instead "
+        "(since keras-team/keras#20448) and Attention calls ops.softmax",
+        observed="reproduces for all three layers on 2.12.0-2.15.0, tf-keras 2.16.0 and "
+        "3.0.5-3.15.1 (the output moves with the padded values; witness run 2026-12-01).",
+    ),
 )
 
 

@@ -23,6 +23,7 @@ from strategies.graphs import GraphSpec, Node
 from . import loss_reference as ref
 from .compare import assert_close, loss_tolerance, tolerance
 from .compiled import CompiledModel, compiled_for, with_head
+from .extreme import ATTENTIONS, attention_layer, check_attention_reads_only_real_keys, check_pooling_gives_masked_mean
 from .forward_checks import check_modes_agree, check_padded_equals_alone
 from .graph_build import as_mask, attached_mask, chain_model, functional_graph, run_graph
 from .keras_compat import GENERATION, keras, layers, tf
@@ -346,6 +347,37 @@ def attention_value_mask_witness():
                          f"{kind} over a masked value: row {i} of a padded batch vs the row alone")
 
 
+def _explicit(values, mask):
+    return PaddedBatch("explicit", np.asarray(values, np.float32), np.asarray(mask, bool))
+
+
+def pooling_empty_row_witness():
+    """GlobalAveragePooling1D pools a row without any real step to zeros (and a real row to its
+    mean over real steps)."""
+    values = np.arange(16, dtype=np.float32).reshape(2, 4, 2) / 8
+    batch = _explicit(values, [[1, 1, 0, 0], [0, 0, 0, 0]])
+    check_pooling_gives_masked_mean(StackSpec("explicit", (LayerSpec.make("GlobalAveragePooling1D"),)), batch)
+
+
+def attention_no_real_key_witness(kinds=ATTENTIONS):
+    """MultiHeadAttention, Attention and AdditiveAttention: a query whose every key is padded
+    gets the empty attention (zeros; MultiHeadAttention's output bias), whatever the padded keys
+    hold. One row of one query per call (batch 1 sidesteps attention-value-mask-misbroadcast)."""
+    rng = np.random.default_rng(3)
+    query = rng.uniform(-1, 1, (1, 2, 2)).astype(np.float32)
+    value = rng.uniform(-1, 1, (1, 4, 2)).astype(np.float32)
+    failures = []
+    for kind in kinds:
+        try:
+            check_attention_reads_only_real_keys(
+                attention_layer(kind, 2), kind, query, value, np.zeros((1, 4), bool), value + 2.5
+            )
+        except AssertionError as failure:
+            failures.append(str(failure).splitlines()[0])
+    if failures:
+        raise AssertionError("; ".join(failures))
+
+
 def multiheadattention_strips_input_masks_witness():
     """Two MultiHeadAttention layers over the same masked tensor, both outputs and the tensor
     itself returned: every tensor keeps the mask the rules say."""
@@ -455,5 +487,7 @@ WITNESSES = {
     "functional-h5-mask-op-unloadable": functional_h5_witness,
     "explicit-mask-dropped-under-mixed-policy": explicit_mask_mixed_policy_witness,
     "bidirectional-keras-format-unloadable": bidirectional_keras_format_witness,
+    "pooling-empty-row-nan": pooling_empty_row_witness,
+    "attention-no-real-key-reads-padding": attention_no_real_key_witness,
 }
 """Witnesses by divergence id."""

@@ -115,6 +115,28 @@ def pooling_ignores_mask():
     return patched(layers.GlobalAveragePooling1D, "call", replacement)
 
 
+def pooling_divides_by_all_steps():
+    def replacement(original):
+        def call(self, inputs, mask=None):
+            if mask is not None:  # zero the padded steps, then average over every step
+                inputs = inputs * _ops.expand_dims(_ops.cast(mask, inputs.dtype), -1)
+            return original(self, inputs, mask=None)
+
+        return call
+
+    return patched(layers.GlobalAveragePooling1D, "call", replacement)
+
+
+def score_attention_ignores_value_mask():
+    def replacement(original):
+        def apply_scores(self, scores, value, scores_mask=None, **kwargs):
+            return original(self, scores, value, None, **kwargs)
+
+        return apply_scores
+
+    return patched(layers.Attention, "_apply_scores", replacement)
+
+
 def attention_ignores_key_padding():
     def replacement(original):
         def compute_attention_mask(self, query, value, *args, **kwargs):
@@ -169,6 +191,16 @@ FAULTS = registry(
         pooling_ignores_mask,
     ),
     Fault(
+        "pooling_divides_by_all_steps",
+        "GlobalAveragePooling1D zeroes padded steps but divides by every step, real or padded.",
+        pooling_divides_by_all_steps,
+    ),
+    Fault(
+        "score_attention_ignores_value_mask",
+        "Attention lets queries attend to padded values (its scores are not masked).",
+        score_attention_ignores_value_mask,
+    ),
+    Fault(
         "attention_ignores_key_padding",
         "MultiHeadAttention lets queries attend to padded keys.",
         attention_ignores_key_padding,
@@ -176,6 +208,7 @@ FAULTS = registry(
 )
 
 INVISIBLE = "tests/test_padding_invisible.py::"
+EXTREME = "tests/test_extreme_padding.py::"
 CASES = [
     FaultCase("rnn_ignores_mask", INVISIBLE + "test_padded_batch_equals_each_sample_alone",
               dict(focus="LSTM", api="functional"), "padded batch vs the row run alone"),
@@ -209,6 +242,12 @@ CASES = [
               dict(focus="MultiHeadAttention", api="functional"), "original vs other padding content"),
     FaultCase("attention_ignores_key_padding", INVISIBLE + "test_padded_batch_equals_each_sample_alone",
               dict(focus="MultiHeadAttention", api="subclassed"), "padded batch vs the row run alone"),
+    FaultCase("pooling_divides_by_all_steps", EXTREME + "test_pooling_gives_masked_mean",
+              {}, "GlobalAveragePooling1D vs the mean over real steps"),
+    FaultCase("attention_ignores_key_padding", EXTREME + "test_attention_reads_only_real_keys",
+              dict(kind="MultiHeadAttention"), "original vs other padded keys"),
+    FaultCase("score_attention_ignores_value_mask", EXTREME + "test_attention_reads_only_real_keys",
+              dict(kind="Attention"), "original vs other padded keys"),
 ]
 """Which property, with which parameters, each fault must break, and the comparison its
 failure must name."""

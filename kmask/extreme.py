@@ -1,0 +1,130 @@
+"""Extreme padding: rows without any real step, and queries without any real key.
+
+The values a masked model should give there, as NumPy references, and the calls that
+reach them (pooling inside a drawn stack, attention over a drawn value batch).
+
+**The rule.** A mean over no real step is 0, as Keras 3's masked loss defines it
+(``divide_no_nan``): ``GlobalAveragePooling1D`` pools a row without any real step to zeros.
+Attention over no real key is a weighted sum over nothing, 0: a query whose every key is
+padded gets, from ``Attention`` and ``AdditiveAttention``, zeros, and from
+``MultiHeadAttention`` its output projection of zeros, the output bias. Neither depends on
+what the padded steps hold, and neither is NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from strategies import LayerSpec, StackSpec
+
+from .build import CACHE, model_for, uniform_weights
+from .compare import assert_close, tolerance
+from .divergences import BY_ID
+from .keras_compat import GENERATION, keras, layers, tf
+from .run import as_list, call_eagerly
+
+ATTENTIONS = ("MultiHeadAttention", "Attention", "AdditiveAttention")
+"""Attention layers checked on a query whose every key is padded."""
+
+
+def masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The mean of ``values`` (batch, timesteps, features) over the real steps of each row, in
+    float64; zeros for a row without any real step."""
+    real = mask[..., None]
+    total = np.where(real, values, 0).astype(np.float64).sum(axis=1)
+    count = real.sum(axis=1).astype(np.float64)
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def fewest_real_steps(divergence_id: str) -> int:
+    """The fewest real steps a drawn row may have: 1 where the divergence ``divergence_id`` (a
+    row or query without any real step goes wrong) is active on the installed Keras, else 0.
+    Its witness replays what Keras does there."""
+    return 1 if BY_ID[divergence_id].active else 0
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _pooling_probe(spec: StackSpec):
+    """A model with the Functional model of ``spec``'s inputs and, as outputs, what its (first)
+    GlobalAveragePooling1D reads and what it returns."""
+    model = model_for(spec, "functional")
+    pooling = next(layer for layer in model.layers if isinstance(layer, layers.GlobalAveragePooling1D))
+    pooled_input = pooling.input  # Keras 3 lists the mask it was called with after the tensor
+    if isinstance(pooled_input, (list, tuple)):
+        pooled_input = pooled_input[0]
+    return keras.Model(model.inputs, [pooled_input, pooling.output])
+
+
+def check_pooling_gives_masked_mean(spec: StackSpec, batch) -> None:
+    """The GlobalAveragePooling1D of ``spec`` gives, for every row of ``batch``, the mean of its
+    input over the row's real steps, and zeros for a row without any."""
+    probe = CACHE.get(("pooling probe", spec), lambda: _pooling_probe(spec))
+    pooled_input, pooled = call_eagerly(probe, batch)
+    assert_close(
+        pooled, masked_mean(pooled_input, batch.mask), tolerance(spec.depth, batch.timesteps),
+        f"GlobalAveragePooling1D vs the mean over real steps (zeros for a row without any; "
+        f"{int((batch.lengths == 0).sum())} such rows of {batch.batch_size}); model {spec}",
+    )
+
+
+# --------------------------------------------------------------------------- attention
+
+
+def attention_layer(kind: str, features: int, seed: int = 0):
+    """A built ``kind`` attention layer for queries and values of ``features`` features, its
+    weights (biases included) drawn uniformly from ``seed`` like every model's."""
+    if kind == "MultiHeadAttention":
+        layer = layers.MultiHeadAttention(num_heads=2, key_dim=2)
+    else:
+        layer = getattr(layers, kind)()
+    probe = np.zeros((1, 2, features), np.float32)
+    cross_attention(layer, probe, probe, np.ones((1, 2), bool), np.ones((1, 2), bool))
+    layer.set_weights(uniform_weights(seed, [w.shape for w in layer.get_weights()]))
+    return layer
+
+
+def cross_attention(layer, query, value, query_mask, value_mask) -> np.ndarray:
+    """``layer`` called eagerly with ``query`` attending to ``value``, both masks given the way
+    the installed Keras reads them (Keras 2's MultiHeadAttention reads masks attached to its
+    inputs)."""
+    q, v = tf.constant(query), tf.constant(value)
+    qm, vm = tf.constant(query_mask), tf.constant(value_mask)
+    if isinstance(layer, layers.MultiHeadAttention):
+        if GENERATION == 3:
+            return np.asarray(layer(q, v, query_mask=qm, value_mask=vm))
+        q, v = tf.identity(q), tf.identity(v)
+        q._keras_mask, v._keras_mask = qm, vm
+        return np.asarray(layer(q, v))
+    return as_list(layer([q, v], mask=[qm, vm]))[0]
+
+
+def empty_attention(layer, features: int) -> np.ndarray:
+    """What a query with no real key must get from ``layer``: zeros, after MultiHeadAttention's
+    output projection (its bias)."""
+    if isinstance(layer, layers.MultiHeadAttention):
+        return np.asarray(layer._output_dense.bias, np.float64)
+    return np.zeros(features)
+
+
+def attention_spec(kind: str) -> LayerSpec:
+    """The layer :func:`attention_layer` builds, for messages."""
+    return LayerSpec.make(kind, num_heads=2, key_dim=2) if kind == "MultiHeadAttention" else LayerSpec.make(kind)
+
+
+def check_attention_reads_only_real_keys(layer, kind, query, value, value_mask, other_content) -> None:
+    """Every query of ``layer`` gets the same output whatever the padded keys hold (``value``
+    vs ``value`` with ``other_content`` at padded steps), and a query of a row without any real
+    key gets :func:`empty_attention`."""
+    other = np.where(value_mask[..., None], value, other_content).astype(np.float32)
+    features = query.shape[-1]
+    query_mask = np.ones(query.shape[:2], bool)
+    original = cross_attention(layer, query, value, query_mask, value_mask)
+    changed = cross_attention(layer, query, other, query_mask, value_mask)
+    tol = tolerance(3, value.shape[1])  # three projections and a softmax-weighted sum
+    where = f"{attention_spec(kind)} over {value.shape[1]} keys; real keys per row {value_mask.sum(axis=1).tolist()}"
+    assert_close(changed, original, tol, f"{where}: original vs other padded keys")
+    empty = ~value_mask.any(axis=1)
+    expected = np.broadcast_to(empty_attention(layer, features), original[empty].shape)
+    assert_close(original[empty], expected, tol, f"{where}: a query without any real key vs empty attention")
