@@ -38,11 +38,10 @@ def test_pooling_gives_masked_mean(data):
 def test_attention_reads_only_real_keys(kind, data):
     """A query's attention output does not depend on what padded keys hold, and a query without
     any real key gets the empty attention (zeros; MultiHeadAttention's output bias)."""
-    misbroadcast = BY_ID["attention-value-mask-misbroadcast"]
-    if kind != "MultiHeadAttention" and misbroadcast.active:
-        pytest.skip(f"{misbroadcast.explain()} (replayed by test_known_divergences)")
+    # a batch of one steers clear of attention-value-mask-misbroadcast, where it is active
+    misbroadcast = kind != "MultiHeadAttention" and BY_ID["attention-value-mask-misbroadcast"].active
     features = data.draw(st.sampled_from([2, 3]), label="features")
-    b = data.draw(st.integers(1, 4), label="batch_size")
+    b = data.draw(st.integers(1, 1 if misbroadcast else 4), label="batch_size")
     tq = data.draw(st.integers(1, 4), label="query_steps")
     tv = data.draw(st.sampled_from(TIMESTEP_BUCKETS), label="key_steps")
     padding = data.draw(st.sampled_from(MASK_PADDINGS), label="padding")
