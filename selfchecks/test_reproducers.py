@@ -35,6 +35,9 @@ WRITES_REPRODUCERS = {
     "tests/test_compiled_loss.py::test_compiled_metrics_equal_masked_reference",
     "tests/test_compiled_loss.py::test_loss_ignores_padded_targets",
     "tests/test_mask_propagation.py::test_functional_graph_masks_follow_rules",
+    "tests/test_gradients.py::test_input_gradient_is_zero_at_padded_steps",
+    "tests/test_gradients.py::test_weight_gradients_ignore_padding",
+    "tests/test_optimizer_steps.py::test_optimizer_step_ignores_padding",
 }
 """The properties that write a reproducer when they fail; the others' cases are strict xfails
 (what issue 9 still lacks), which turn into failures the day their property writes one."""

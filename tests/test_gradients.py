@@ -8,9 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from kmask import report
 from kmask.compare import assert_close, assert_same_length
 from kmask.draw import stacks_without_known_divergences
 from kmask.forward_checks import EXTRA_PADDING
+from kmask.reproducers_training import input_gradient_reproducer, weight_gradients_reproducer
 from kmask.training import gradient_runner
 from kmask.training_checks import gradient_tolerance, min_length
 
@@ -30,6 +32,11 @@ def assert_same_gradients(spec, timesteps, grads_a, grads_b, what: str) -> None:
 
 
 def check_input_gradient_zero_at_padding(spec, batch):
+    with report.reproduced_by("input_gradient", lambda: input_gradient_reproducer(spec, batch)):
+        _check_input_gradient_zero_at_padding(spec, batch)
+
+
+def _check_input_gradient_zero_at_padding(spec, batch):
     inputs, _, _ = gradient_runner(spec, API, batch.timesteps).gradients(batch)
     padded = inputs[~batch.mask]
     if np.any(padded != 0):
@@ -53,14 +60,19 @@ def test_input_gradient_is_zero_at_padded_steps(focus, data):
 
 def check_weight_gradients_ignore_padding(spec, batch, content):
     n = batch.batch_size
-    both = batch.stacked(batch.with_padding_content(content))  # one call for both versions
-    _, original, other_content = gradient_runner(spec, API, batch.timesteps).gradients(both, n)
-    assert_same_gradients(spec, batch.timesteps, other_content, original, "other padding content")
+    other = batch.with_padding_content(content)
     longer = batch.extended(EXTRA_PADDING)
-    _, extended, _ = gradient_runner(spec, API, longer.timesteps).gradients(longer)
-    assert_same_gradients(
-        spec, longer.timesteps, extended, original, f"{EXTRA_PADDING} more padded steps"
-    )
+    both = batch.stacked(other)  # one call for both versions
+    _, original, other_content = gradient_runner(spec, API, batch.timesteps).gradients(both, n)
+    runs = [("padded batch", batch), ("other padding content", other),
+            (f"{EXTRA_PADDING} more padded steps", longer)]
+    tol = gradient_tolerance(spec, longer.timesteps, original)  # the larger of the two checks'
+    with report.reproduced_by("weight_gradients", lambda: weight_gradients_reproducer(spec, runs, tol)):
+        assert_same_gradients(spec, batch.timesteps, other_content, original, "other padding content")
+        _, extended, _ = gradient_runner(spec, API, longer.timesteps).gradients(longer)
+        assert_same_gradients(
+            spec, longer.timesteps, extended, original, f"{EXTRA_PADDING} more padded steps"
+        )
 
 
 @pytest.mark.parametrize("focus", FOCUS)

@@ -11,9 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from kmask import report
 from kmask.compare import assert_close, assert_same_length, tolerance
 from kmask.draw import stacks_without_known_divergences
 from kmask.forward_checks import EXTRA_PADDING
+from kmask.reproducers_training import step_reproducer
 from kmask.training import (
     ADAM_EPSILON,
     ADAM_LEARNING_RATE,
@@ -68,11 +70,14 @@ def check_step_ignores_padding(spec, batch, content, optimizer):
     timesteps = batch.timesteps + EXTRA_PADDING
     tol = STEP_SENSITIVITY[optimizer] * gradient_tolerance(spec, timesteps, grads)
     expected = runner.step(batch, optimizer)
-    for what, other in variants(batch, content).items():
-        actual = gradient_runner(spec, "functional", other.timesteps).step(other, optimizer)
-        assert_same_weights(
-            spec, actual, expected, tol, f"weights after one {optimizer} step, padded batch vs {what}"
-        )
+    others = variants(batch, content)
+    runs = [("padded batch", batch), *others.items()]
+    with report.reproduced_by("optimizer_step", lambda: step_reproducer(spec, runs, optimizer, tol)):
+        for what, other in others.items():
+            actual = gradient_runner(spec, "functional", other.timesteps).step(other, optimizer)
+            assert_same_weights(
+                spec, actual, expected, tol, f"weights after one {optimizer} step, padded batch vs {what}"
+            )
 
 
 @pytest.mark.parametrize("focus, optimizer", STEP_CASES)
