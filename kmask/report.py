@@ -89,8 +89,15 @@ _HEADER = '''
 def environment():
     backend = keras.backend.backend() if hasattr(keras.backend, "backend") else "tensorflow"
     return (f"Python {platform.python_version()} on {platform.platform()}, NumPy {np.__version__}, "
-            f"TensorFlow {tf.__version__}, Keras {keras.__version__} (backend {backend})")
+            f"TensorFlow {tf.__version__}, Keras {KERAS_VERSION} (backend {backend})")
 '''
+
+
+def _keras_version() -> str:
+    """Source of the installed Keras version (tf.keras of TF 2.12-2.15 has no __version__)."""
+    if GENERATION == 2 and PACKAGE == "keras":
+        return 'KERAS_VERSION = importlib.metadata.version("keras")  # tf.keras has no __version__'
+    return "KERAS_VERSION = keras.__version__"
 
 _FOOTER = '''
 def difference(expected, actual):
@@ -140,9 +147,11 @@ def script_source(title: str, expected: str, tol: float, body: str, tol_note: st
         "TensorFlow/Keras and NumPy.\nExit status: 1 where the problem reproduces, 0 where it "
         'does not, 2 where the script itself fails.\n"""'
     )
-    modules = (["inspect"] if "inspect." in body else []) + ["os", "platform", "traceback"]
+    version = _keras_version()
+    modules = (["importlib.metadata"] if "importlib." in version else []) + (
+        ["inspect"] if "inspect." in body else []) + ["os", "platform", "traceback"]
     imports = "".join(f"import {m}\n" for m in modules) + "\n" + _keras_import()
-    constants = f"TOL = {tol!r}  # {tol_note}\nEXPECTED = {expected!r}"
+    constants = f"{version}\nTOL = {tol!r}  # {tol_note}\nEXPECTED = {expected!r}"
     return "\n\n\n".join(
         [docstring, imports, constants, _HEADER.strip(), body.strip(), _FOOTER.strip()]
     ) + "\n"

@@ -42,7 +42,7 @@ WRITES_REPRODUCERS = {
 """The properties that write a reproducer when they fail; the others' cases are strict xfails
 (what issue 9 still lacks), which turn into failures the day their property writes one."""
 
-ALLOWED_IMPORTS = {"numpy", "tensorflow", "keras", "tf_keras", "inspect", "os", "platform", "traceback"}
+ALLOWED_IMPORTS = {"numpy", "tensorflow", "keras", "tf_keras", "importlib", "inspect", "os", "platform", "traceback"}
 
 
 def cases():
