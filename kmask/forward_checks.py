@@ -4,6 +4,8 @@ the "more padding" comparisons append."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from strategies import PaddedBatch
@@ -60,6 +62,20 @@ def check_modes_agree(spec, mode, batch, api="functional") -> None:
     """The model run in execution ``mode`` (kmask.modes.MODES) gives the eager outputs at every
     real position and in every final output."""
     runner = runner_for(spec, api, mode, batch.timesteps)
-    eager, compiled = runner.eager(batch), runner.compiled(batch)
+    with report.reproduced_by("modes", lambda: modes_script(spec, api, mode, batch)):
+        eager, compiled = runner.eager(batch), runner.compiled(batch)
+        rows = range(batch.batch_size)
+        assert_same_real_outputs(spec, batch, compiled, rows, batch, eager, rows, f"{mode} vs eager")
+
+
+def modes_script(spec, api, mode, batch) -> report.Reproducer:
+    """The standalone script of :func:`check_modes_agree` on ``batch``."""
     rows = range(batch.batch_size)
-    assert_same_real_outputs(spec, batch, compiled, rows, batch, eager, rows, f"{mode} vs eager")
+    eager = report.run_of("make_model", spec, batch)
+    return report.script(
+        f"A {api} model gives other masked outputs in {mode} than eagerly: {spec}",
+        f"the model called in {mode} (run 0) gives, at every real timestep and in every final output, "
+        "what it gives eagerly (run 1)",
+        {"make_model": (spec, api)}, [dataclasses.replace(eager, mode=mode), eager],
+        report.row_comparisons(spec, batch, 0, rows, batch, 1, rows), tolerance(spec.depth, batch.timesteps),
+    )

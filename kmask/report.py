@@ -238,6 +238,8 @@ class Run:
     values: np.ndarray
     mask: np.ndarray | None = None
     fixed_timesteps: bool = False
+    mode: str = "eager"
+    """How the model is called: eagerly, or one of kmask.modes.MODES (MODE_OUTPUTS)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,10 +255,40 @@ class Comparison:
     steps_b: list
 
 
-_FORWARD = '''
+_EAGER_OUTPUTS = '''
 def outputs(model, x, mask=None):
     out = model(x, training=False) if mask is None else model(x, mask=tf.constant(mask), training=False)
     return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+'''
+
+_CALL_OUTPUTS = '''
+def outputs(model, x, mask=None, mode="eager"):
+    """The model called eagerly, or in a tf.function (jit_compile=XLA)."""
+    if mode == "eager":
+        out = model(x, training=False) if mask is None else model(x, mask=tf.constant(mask), training=False)
+    elif mask is None:
+        out = tf.function(lambda x: model(x, training=False), jit_compile=XLA)(x)
+    else:
+        out = tf.function(lambda x, m: model(x, mask=m, training=False), jit_compile=XLA)(x, tf.constant(mask))
+    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+'''
+
+_PREDICT_OUTPUTS = '''
+def outputs(model, x, mask=None, mode="eager"):
+    """The model called eagerly, or through compile(jit_compile=XLA) and predict()."""
+    if mode == "eager":
+        out = model(x, training=False)
+    else:
+        model.compile(jit_compile=XLA)
+        out = model.predict(x, batch_size=len(x), verbose=0)
+    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+'''
+
+MODE_OUTPUTS = {"tf_function": (_CALL_OUTPUTS, False), "xla": (_CALL_OUTPUTS, True),
+                "predict": (_PREDICT_OUTPUTS, False), "predict_jit": (_PREDICT_OUTPUTS, True)}
+"""The ``outputs`` function and its XLA flag of a script that calls a model in that mode."""
+
+_FORWARD = '''
 
 
 def pick(output, row, steps):
@@ -265,7 +297,7 @@ def pick(output, row, steps):
 
 def both_sides():
     """Every compared value of run b (expected) and of run a (actual), flattened."""
-    results = [outputs(model(x.shape[1] if fixed else None), x, mask) for model, x, mask, fixed in RUNS]
+    results = [outputs(model(x.shape[1] if fixed else None), x, mask, *mode) for model, x, mask, fixed, *mode in RUNS]
     expected, actual = [], []
     for a, row_a, steps_a, b, row_b, steps_b in COMPARISONS:
         for k, (out_a, out_b) in enumerate(zip(results[a], results[b])):
@@ -281,18 +313,26 @@ def both_sides():
 def script(title: str, expectation: str, models: dict[str, tuple[StackSpec, str]],
            runs: list[Run], comparisons: list[Comparison], tol: float) -> Reproducer:
     """The reproducer that replays ``comparisons`` between ``runs`` (the forward family)."""
+    modes = {run.mode for run in runs} - {"eager"}
+    if len(modes) > 1:
+        raise ValueError(f"a script calls models in one mode besides eager, not {sorted(modes)}")
+    mode = modes.pop() if modes else None
     parts = ["layers = keras.layers"]
+    if mode:
+        parts.append(f"XLA = {MODE_OUTPUTS[mode][1]}  # jit_compile")
     parts += [model_source(spec, api, name) for name, (spec, api) in models.items()]
-    run_lines = ["RUNS = [  # (model, inputs, explicit mask or None, build for fixed timesteps)"]
+    run_lines = ["RUNS = [  # (model, inputs, explicit mask or None, build for fixed timesteps"
+                 + (", how it is called)" if mode else ")")]
     for run in runs:
-        run_lines.append(f"    ({run.model}, {literal(run.values)},\n     {literal(run.mask)}, {run.fixed_timesteps}),")
+        how = f", {run.mode!r}" if mode else ""
+        run_lines.append(f"    ({run.model}, {literal(run.values)},\n     {literal(run.mask)}, {run.fixed_timesteps}{how}),")
     run_lines.append("]")
     parts.append("\n".join(run_lines))
     parts.append(
         "COMPARISONS = [  # (run a, row, real steps, run b, row, real steps)\n"
         + "".join(f"    {dataclasses.astuple(c)!r},\n" for c in comparisons) + "]"
     )
-    parts.append(_FORWARD.strip())
+    parts.append((MODE_OUTPUTS[mode][0] if mode else _EAGER_OUTPUTS).strip() + "\n\n\n" + _FORWARD.strip())
     source = script_source(title, expectation, tol, "\n\n\n".join(parts),
                            "float32 reordering tolerance (kmask/compare.py)")
     return Reproducer(title, expectation, source)
