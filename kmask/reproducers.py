@@ -229,3 +229,65 @@ def _reproducer(title: str, expected: str, case, parts: list[str]) -> report.Rep
     source = report.script_source(title, expected, tol, "\n\n\n".join(parts),
                                   "float32 tolerance of a loss (kmask/compare.py: loss_tolerance)")
     return report.Reproducer(title, expected, source)
+
+
+_TWO_OUTPUT_MODEL = '''
+def make_model():
+    """Masking -> Dense "first" on the features, Embedding(mask_zero=True) -> Dense "second" on the tokens."""
+    features = keras.Input((None, 2), name="features")
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    first = layers.Dense(3, name="first")(layers.Masking(MASK_VALUE)(features))
+    embedded = layers.Embedding(12, 2, mask_zero=True)(tokens)
+    second = layers.Dense(3, name="second")(embedded)
+    model = keras.Model([features, tokens], [first, second])
+    rng = np.random.default_rng(SEED)
+    model.set_weights([rng.uniform(-0.6, 0.6, size=w.shape).astype("float32") for w in model.get_weights()])
+    return model
+'''
+
+
+def two_output_reproducer(losses, execution: str, mask_value: float, seed: int, inputs, ys, masks,
+                          tol: float, per_output: bool) -> report.Reproducer:
+    """The script of the multi-output property: each output's loss (where Keras reports one) and
+    the total against the masked loss computed with that output's own mask."""
+    title = f"A two-output model's evaluate() does not mask each output's loss with its own mask ({execution})"
+    expected = ("each output's loss (first: Masking mask, second: Embedding mask) equals "
+                "sum(mask * loss) / sum(mask) with that output's own mask, and the total loss is their sum")
+    data = "\n".join([
+        f"MASK_VALUE = {mask_value!r}\nSEED = {seed}",
+        f"FEATURES = {report.literal(inputs[0])}",
+        f"TOKENS = {report.literal(inputs[1])}",
+        *(f"Y_{name.upper()} = {report.literal(y)}" for name, y in zip(("first", "second"), ys)),
+        *(f"MASK_{name.upper()} = {report.literal(m)}  # its real steps" for name, m in zip(("first", "second"), masks)),
+    ])
+    functions = [function_source(f"per_step_{name}", PER_STEP_LOSS[loss], f"'{loss}' at every timestep.")
+                 for name, loss in zip(("first", "second"), losses)]
+    reported = ("[logs['first_loss'], logs['second_loss'], logs['loss']]" if per_output
+                else "[logs['loss']]  # this Keras reports the total only")
+    expected_values = "[first, second, first + second]" if per_output else "[first + second]"
+    sides = "\n".join([
+        "def masked(per_step, y, y_pred, mask):",
+        '    """sum(mask * loss) / sum(mask) (0 without real steps)."""',
+        "    loss = np.where(mask, per_step(y.astype(np.float64), y_pred.astype(np.float64)), 0.0)",
+        "    return float(np.sum(loss) / np.sum(mask)) if mask.any() else 0.0",
+        "",
+        "",
+        "def both_sides():",
+        "    model = make_model()",
+        f"    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0),",
+        f"                  loss={{'first': {keras_loss_source(losses[0])}, 'second': {keras_loss_source(losses[1])}}},",
+        f"                  run_eagerly={execution == 'eager'}, jit_compile={execution == 'jit'})",
+        "    inputs = [FEATURES, TOKENS]",
+        "    pred_first, pred_second = [np.asarray(p) for p in model(inputs, training=False)]",
+        "    logs = model.evaluate(inputs, [Y_FIRST, Y_SECOND], batch_size=len(FEATURES), verbose=0, return_dict=True)",
+        "    first = masked(per_step_first, Y_FIRST, pred_first, MASK_FIRST)",
+        "    second = masked(per_step_second, Y_SECOND, pred_second, MASK_SECOND)",
+        f"    return {expected_values}, {reported}",
+    ])
+    parts = ["layers = keras.layers"]
+    if "half_squared_error" in losses:
+        parts.append(_HALF_SQUARED_ERROR.strip())
+    parts += [data, _TWO_OUTPUT_MODEL.strip(), *functions, sides]
+    source = report.script_source(title, expected, tol, "\n\n\n".join(parts),
+                                  "float32 tolerance of a loss (kmask/compare.py: loss_tolerance)")
+    return report.Reproducer(title, expected, source)

@@ -1,13 +1,17 @@
 """A multi-output model masks each output's loss with that output's own mask."""
 
+import functools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kmask import loss_reference as ref
+from kmask import report
 from kmask.compare import assert_close, assert_same_length, loss_tolerance
 from kmask.compiled import EXECUTIONS, OUTPUT_LOSSES_REPORTED, OUTPUT_NAMES, two_mask_model_for
 from kmask.draw import targets
 from kmask.loss_checks import BATCH_SIZE, MIN_REAL_STEPS
+from kmask.reproducers import two_output_reproducer
 from strategies import mask_values, padded_batches
 
 REAL_TARGET_LOSSES = [name for name, (_, kind) in ref.LOSSES.items() if kind == "real"]
@@ -30,13 +34,21 @@ def test_each_output_masked_with_its_own_mask(data):
     masks = (features.mask, tokens.mask)
     ys = [data.draw(targets("real", m), label=f"{n}_targets") for n, m in zip(OUTPUT_NAMES, masks)]
 
-    compiled = two_mask_model_for(losses, execution, mask_value)
-    compiled.set_weights(data.draw(st.integers(0, 2**16), label="weight_seed"))
+    seed = data.draw(st.integers(0, 2**16), label="weight_seed")
     inputs = [features.values, tokens.values]
+    tol = loss_tolerance(DEPTH, timesteps)
+    script = functools.partial(two_output_reproducer, losses, execution, mask_value, seed, inputs, ys, masks,
+                               tol, OUTPUT_LOSSES_REPORTED)
+    with report.reproduced_by("two_outputs", script):
+        check_each_output_masked(losses, execution, mask_value, seed, inputs, ys, masks, tol)
+
+
+def check_each_output_masked(losses, execution, mask_value, seed, inputs, ys, masks, tol):
+    """Each reported output loss, and the total, against the reference with each output's own mask."""
+    compiled = two_mask_model_for(losses, execution, mask_value)
+    compiled.set_weights(seed)
     predictions = compiled.predict_eagerly(inputs)
     logs = compiled.model.evaluate(inputs, ys, batch_size=BATCH_SIZE, verbose=0, return_dict=True)
-
-    tol = loss_tolerance(DEPTH, timesteps)
     expected = {}
     assert_same_length(predictions, OUTPUT_NAMES, "outputs of the two-output model")
     for name, loss, y, prediction, mask in zip(OUTPUT_NAMES, losses, ys, predictions, masks):
