@@ -175,3 +175,55 @@ def graph_reproducer(spec, batch, raw) -> report.Reproducer:
     ])
     source = report.script_source(title, expected, 0.0, body, "masks are compared exactly")
     return report.Reproducer(title, expected, source)
+
+
+_CHAIN_SIDES = '''
+def both_sides():
+    """Each layer's symbolic output has a mask where the rule gives one, and the eager output
+    carries the rule's mask; the first layer where they differ (the output's mask last)."""
+    model, built = make_model()
+    masks = [None]
+    for layer, (what, rule) in zip(built, RULES):
+        masks.append(rule([masks[-1]], [X]))
+        has_mask = getattr(layer.output, "_keras_mask", None) is not None
+        if has_mask != (masks[-1] is not None):
+            print(f"symbolic output of {what}: {'has' if has_mask else 'has no'} mask")
+            return masks[-1] is not None, has_mask
+    mask = getattr(model(X, training=False), "_keras_mask", None)
+    print(f"mask of the eager output, after {RULES[-1][0]}")
+    return masks[-1], None if mask is None else np.asarray(mask).astype(bool)
+'''
+
+
+def chain_reproducer(spec, batch, expected_masks) -> report.Reproducer:
+    """The script of the Sequential mask property: ``expected_masks`` (the rules' masks of every
+    layer, input layer first) stand in, as literals, for a mid-chain Masking layer's rule."""
+    title = f"A Sequential model attaches a mask that breaks the masking rules: {spec}"
+    expected = (f"in a Sequential model, every layer's symbolic output has a mask exactly where the Keras "
+                f"{GENERATION} rule gives one, and the eager output carries the rule's mask")
+    chain = [spec.input_layer] + [node.layer for node in spec.nodes]
+    shape = f"({batch.timesteps},)" if spec.style == "embedding" else f"({batch.timesteps}, {spec.features})"
+    dtype = "int32" if spec.style == "embedding" else "float32"
+    model = "\n".join([
+        "def make_model():",
+        f"    built = [{', '.join(layer_source(layer) for layer in chain)}]",
+        f"    model = keras.Sequential([keras.Input(shape={shape}, dtype={dtype!r})] + built)",
+        f"    rng = np.random.default_rng({spec.weight_seed})  # every weight, layer by layer",
+        "    for layer in built:",
+        "        weights = [rng.uniform(-0.6, 0.6, size=tuple(w.shape)).astype('float32') for w in layer.weights]",
+        "        layer.set_weights([np.abs(v) + 0.1 if 'moving_variance' in w.name else v",
+        "                           for w, v in zip(layer.weights, weights)])",
+        "    return model, built",
+    ])
+    rules = ["RULES = [  # (layer, its mask from the previous layer's mask, or from X for the first)"]
+    for k, (layer, mask) in enumerate(zip(chain, expected_masks)):
+        expression = rule_source(layer)[0]
+        if k and "values" in expression:  # a Masking layer mid-chain reads the previous layer's values
+            expression = report.literal(mask)
+        rules.append(f"    ({f'{layer} ({rule_words(layer)})'!r},")
+        rules.append(f"     lambda masks, values: {expression}),")
+    rules.append("]")
+    body = "\n\n\n".join(["layers = keras.layers", model, f"X = {report.literal(batch.values)}",
+                          "\n".join(rules), _CHAIN_SIDES.strip()])
+    source = report.script_source(title, expected, 0.0, body, "masks are compared exactly")
+    return report.Reproducer(title, expected, source)

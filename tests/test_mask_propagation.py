@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kmask import report
 from kmask.compare import assert_same_length
 from kmask.divergences import active_matches
 from kmask.graph_build import as_mask, attached_mask, chain_layers, chain_model
@@ -17,6 +18,7 @@ from kmask.mask_checks import (
     expected_chain_masks,
 )
 from kmask.mask_rules import generation_differences
+from kmask.reproducers_masks import chain_reproducer
 from strategies.graphs import (
     ATTENTIONS,
     CHAIN_KINDS,
@@ -60,6 +62,11 @@ def test_functional_graph_masks_follow_rules(group, data):
 
 def check_sequential_masks(spec, batch, raw) -> None:
     expected = expected_chain_masks(spec, batch, raw)
+    with report.reproduced_by("sequential_masks", lambda: chain_reproducer(spec, batch, expected)):
+        _check_sequential_masks(spec, batch, expected)
+
+
+def _check_sequential_masks(spec, batch, expected) -> None:
     model = chain_model(spec, "sequential", batch.timesteps)
     chain = [spec.input_layer] + [node.layer for node in spec.nodes]
     note = generation_differences(layer.kind for layer in chain)
