@@ -97,6 +97,17 @@ def _bidirectional_unrolled(spec: StackSpec, how: str) -> bool:
     )
 
 
+def _extreme_content_reaches(kind: str, families: tuple[str, ...]):
+    """``matches`` for a record about padded steps holding extreme content: a stack holding a
+    ``kind`` layer, given content of one of ``families`` (how = ``"padding content <family>"``,
+    see kmask/extreme.py)."""
+
+    def matches(spec: StackSpec, how: str) -> bool:
+        return how in {f"padding content {f}" for f in families} and any(l.kind == kind for l in spec.layers)
+
+    return matches
+
+
 DIVERGENCES = (
     Divergence(
         id="bidirectional-unroll-zeroes-backward",
@@ -472,6 +483,64 @@ DIVERGENCES = (
         "(since keras-team/keras#20448) and Attention calls ops.softmax",
         observed="reproduces for all three layers on 2.12.0-2.15.0, tf-keras 2.16.0 and "
         "3.0.5-3.15.1 (the output moves with the padded values; witness run 2026-12-01).",
+    ),
+    Divergence(
+        id="pooling-nonfinite-padding-nan",
+        keras="<3.15",
+        reason=(
+            "A NaN or infinite value at a padded step (also one an earlier layer computes from a "
+            "huge value) makes GlobalAveragePooling1D's output NaN, because it masks by "
+            "multiplying the input by the mask (NaN * 0 = NaN) rather than selecting real steps."
+        ),
+        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-12-01); fixed "
+        "as a side effect of https://github.com/keras-team/keras/pull/22392 (ops.where instead of "
+        "cast+multiply, first in 3.15.0)",
+        observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.14.1; absent on 3.15.1 "
+        "(witness run 2026-12-01).",
+        matches=_extreme_content_reaches("GlobalAveragePooling1D", ("nan", "inf", "huge")),
+    ),
+    Divergence(
+        id="attention-nonfinite-padding-nan",
+        keras=">=2.12",
+        reason=(
+            "A NaN or infinite value at a padded key or value step (also a huge one whose "
+            "projection overflows) makes the outputs of MultiHeadAttention, Attention and "
+            "AdditiveAttention NaN at every real query, because the zero attention weights of "
+            "padded keys are multiplied with their values (0 * NaN = NaN)."
+        ),
+        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-12-01); the "
+        "same mechanism on the loss side is padded-nonfinite-targets-poison-loss "
+        "(https://github.com/keras-team/keras/issues/6825)",
+        observed="reproduces for all three layers on 2.12.0-2.15.0, tf-keras 2.16.0 and "
+        "3.0.5-3.15.1 (witness run 2026-12-01).",
+        matches=_extreme_content_reaches("MultiHeadAttention", ("nan", "inf", "huge")),
+    ),
+    Divergence(
+        id="multiheadattention-huge-padded-keys-attended",
+        keras="<3.7",
+        reason=(
+            "MultiHeadAttention lets a query attend to a padded key holding a huge finite value "
+            "(1e30), because its Softmax masks by adding -1e9 to the scores, which leaves a score "
+            "of that size on top."
+        ),
+        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-12-01); gone "
+        "since MultiHeadAttention calls ops.dot_product_attention "
+        "(https://github.com/keras-team/keras/pull/20448, first in 3.7.0)",
+        observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.6.0; absent on "
+        "3.7.0-3.15.1 (witness run 2026-12-01).",
+        matches=_extreme_content_reaches("MultiHeadAttention", ("huge",)),
+    ),
+    Divergence(
+        id="attention-huge-padded-keys-attended",
+        keras=">=2.12",
+        reason=(
+            "Attention (dot-product scores) lets a query attend to a padded key holding a huge "
+            "finite value (1e30), because it masks by subtracting 1e9 from the scores, which "
+            "leaves a score of that size on top (AdditiveAttention's tanh keeps its scores small)."
+        ),
+        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-12-01)",
+        observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.15.1; "
+        "AdditiveAttention passes everywhere (witness run 2026-12-01).",
     ),
 )
 

@@ -1,7 +1,8 @@
-"""Extreme padding: rows without any real step, and queries without any real key.
+"""Extreme padding: rows without any real step, queries without any real key, and padded steps
+holding NaN, infinities or huge values.
 
-The values a masked model should give there, as NumPy references, and the calls that
-reach them (pooling inside a drawn stack, attention over a drawn value batch).
+The values a masked model should give there, as NumPy references or relations, and the calls
+that reach them (pooling inside a drawn stack, attention over a drawn value batch).
 
 **The rule.** A mean over no real step is 0, as Keras 3's masked loss defines it
 (``divide_no_nan``): ``GlobalAveragePooling1D`` pools a row without any real step to zeros.
@@ -9,6 +10,11 @@ Attention over no real key is a weighted sum over nothing, 0: a query whose ever
 padded gets, from ``Attention`` and ``AdditiveAttention``, zeros, and from
 ``MultiHeadAttention`` its output projection of zeros, the output bias. Neither depends on
 what the padded steps hold, and neither is NaN.
+
+**Extreme padding content.** With an explicit mask, NaN, +-inf and huge finite values (up to
+3e38) at padded steps change no real output and no final output, in every layer kind: a
+masked layer selects real steps (``where``) rather than multiplying padded ones by 0 (NaN * 0 is
+NaN) or adding a large negative number to their scores (a score of 1e30 stays on top).
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ import numpy as np
 from strategies import LayerSpec, StackSpec
 
 from .build import CACHE, model_for, uniform_weights
+from .checks import assert_same_real_outputs
 from .compare import assert_close, tolerance
-from .divergences import BY_ID
+from .divergences import BY_ID, active_matches
 from .keras_compat import GENERATION, keras, layers, tf
 from .run import as_list, call_eagerly
 
@@ -128,3 +135,46 @@ def check_attention_reads_only_real_keys(layer, kind, query, value, value_mask, 
     empty = ~value_mask.any(axis=1)
     expected = np.broadcast_to(empty_attention(layer, features), original[empty].shape)
     assert_close(original[empty], expected, tol, f"{where}: a query without any real key vs empty attention")
+
+
+# --------------------------------------------------------------------------- extreme padding content
+
+EXTREME_CONTENT = {
+    family: tuple(float(np.float32(v)) for v in values)
+    for family, values in {
+        "nan": (np.nan,),
+        "inf": (np.inf, -np.inf),
+        "huge": (3e38, -3e38, 1e30, -1e30),
+    }.items()
+}
+"""What padded steps may hold beyond ordinary floats, by family: NaN, infinities, and finite
+values near the float32 limit (3.4e38) or far beyond any activation's range."""
+
+
+def content_families(spec: StackSpec) -> tuple[str, ...]:
+    """The families of :data:`EXTREME_CONTENT` a property may write into ``spec``'s padded steps:
+    every family but those with which ``spec`` hits a divergence active on the installed Keras
+    (the ``how`` of such a record is ``"padding content <family>"``)."""
+    return tuple(f for f in EXTREME_CONTENT if not active_matches(spec, f"padding content {f}"))
+
+
+def check_extreme_content_ignored(spec: StackSpec, api: str, batch, content: np.ndarray) -> None:
+    """With an explicit mask, writing ``content`` (NaN, infinities, huge values among ordinary
+    ones) into the padded steps of ``batch`` changes no real output and no final output."""
+    other = batch.with_padding_content(content)
+    outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch.stacked(other))
+    n = batch.batch_size
+    families = [f for f, present in _families_in(content[~batch.mask]).items() if present]
+    assert_same_real_outputs(
+        spec, batch, [o[:n] for o in outputs], range(n), batch, [o[n:] for o in outputs], range(n),
+        f"ordinary vs extreme padding content ({', '.join(families) or 'none drawn'})",
+    )
+
+
+def _families_in(values: np.ndarray) -> dict[str, bool]:
+    """Which families of :data:`EXTREME_CONTENT` occur in ``values``."""
+    return {
+        "nan": bool(np.isnan(values).any()),
+        "inf": bool(np.isinf(values).any()),
+        "huge": bool((np.isfinite(values) & (np.abs(values) >= 1e30)).any()),
+    }

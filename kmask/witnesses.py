@@ -23,7 +23,13 @@ from strategies.graphs import GraphSpec, Node
 from . import loss_reference as ref
 from .compare import assert_close, loss_tolerance, tolerance
 from .compiled import CompiledModel, compiled_for, with_head
-from .extreme import ATTENTIONS, attention_layer, check_attention_reads_only_real_keys, check_pooling_gives_masked_mean
+from .extreme import (
+    ATTENTIONS,
+    attention_layer,
+    check_attention_reads_only_real_keys,
+    check_extreme_content_ignored,
+    check_pooling_gives_masked_mean,
+)
 from .forward_checks import check_modes_agree, check_padded_equals_alone
 from .graph_build import as_mask, attached_mask, chain_model, functional_graph, run_graph
 from .keras_compat import GENERATION, keras, layers, tf
@@ -378,6 +384,60 @@ def attention_no_real_key_witness(kinds=ATTENTIONS):
         raise AssertionError("; ".join(failures))
 
 
+PADDED_ROWS = _explicit(
+    np.random.default_rng(5).uniform(-1, 1, (2, 6, 2)), [[1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 1]]
+)
+"""A post- and a pre-padded row with explicit masks, for the extreme-content witnesses."""
+
+
+def _content_failures(kinds, value) -> list[str]:
+    """The first line of each failure of the extreme-content relation with ``value`` at every
+    padded step: MultiHeadAttention self-attending in a stack, Attention and AdditiveAttention
+    over a value batch of one (which sidesteps attention-value-mask-misbroadcast)."""
+    failures = []
+    for kind in kinds:
+        try:
+            if kind == "MultiHeadAttention":
+                layer = LayerSpec.make(kind, num_heads=2, key_dim=2, use_causal_mask=False)
+                content = np.full(PADDED_ROWS.values.shape, value, np.float32)
+                check_extreme_content_ignored(StackSpec("explicit", (layer,)), "functional", PADDED_ROWS, content)
+            else:
+                query, keys = PADDED_ROWS.values[:1, :2], PADDED_ROWS.values[:1]
+                check_attention_reads_only_real_keys(
+                    attention_layer(kind, 2), kind, query, keys, PADDED_ROWS.mask[:1], np.float32(value)
+                )
+        except AssertionError as failure:
+            failures.append(f"{kind} with {value} at padded steps: {str(failure).splitlines()[0]}")
+    return failures
+
+
+def pooling_nonfinite_padding_witness():
+    """NaN and inf at the padded steps GlobalAveragePooling1D reads change no pooled value."""
+    spec = StackSpec("explicit", (LayerSpec.make("GlobalAveragePooling1D"),))
+    for value in (np.nan, np.inf):
+        content = np.full(PADDED_ROWS.values.shape, value, np.float32)
+        check_extreme_content_ignored(spec, "functional", PADDED_ROWS, content)
+
+
+def attention_nonfinite_padding_witness(kinds=ATTENTIONS):
+    """NaN and inf at padded keys change no query's output, in every attention layer."""
+    failures = _content_failures(kinds, np.nan) + _content_failures(kinds, np.inf)
+    if failures:
+        raise AssertionError("; ".join(failures))
+
+
+def attention_huge_padding_witness(kinds=("Attention", "AdditiveAttention")):
+    """A padded key holding 1e30 (finite; no projection overflows) changes no query's output."""
+    failures = _content_failures(kinds, 1e30)
+    if failures:
+        raise AssertionError("; ".join(failures))
+
+
+def multiheadattention_huge_padding_witness():
+    """A padded key holding 1e30 changes no MultiHeadAttention output at a real query."""
+    attention_huge_padding_witness(("MultiHeadAttention",))
+
+
 def multiheadattention_strips_input_masks_witness():
     """Two MultiHeadAttention layers over the same masked tensor, both outputs and the tensor
     itself returned: every tensor keeps the mask the rules say."""
@@ -489,5 +549,9 @@ WITNESSES = {
     "bidirectional-keras-format-unloadable": bidirectional_keras_format_witness,
     "pooling-empty-row-nan": pooling_empty_row_witness,
     "attention-no-real-key-reads-padding": attention_no_real_key_witness,
+    "pooling-nonfinite-padding-nan": pooling_nonfinite_padding_witness,
+    "attention-nonfinite-padding-nan": attention_nonfinite_padding_witness,
+    "multiheadattention-huge-padded-keys-attended": multiheadattention_huge_padding_witness,
+    "attention-huge-padded-keys-attended": attention_huge_padding_witness,
 }
 """Witnesses by divergence id."""

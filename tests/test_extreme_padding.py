@@ -1,5 +1,6 @@
 """Extreme padding: rows without any real step and queries without any real key get the empty
-mean and the empty attention (see kmask/extreme.py for the rule)."""
+mean and the empty attention, and NaN, infinities or huge values at padded steps change no real
+output (see kmask/extreme.py for the rules)."""
 
 import numpy as np
 import pytest
@@ -12,12 +13,15 @@ from kmask.divergences import BY_ID
 from kmask.draw import stacks_without_known_divergences
 from kmask.extreme import (
     ATTENTIONS,
+    EXTREME_CONTENT,
     attention_layer,
     check_attention_reads_only_real_keys,
+    check_extreme_content_ignored,
     check_pooling_gives_masked_mean,
+    content_families,
     fewest_real_steps,
 )
-from strategies import MASK_PADDINGS, TIMESTEP_BUCKETS, masks
+from strategies import APIS, CATALOG, MASK_PADDINGS, TIMESTEP_BUCKETS, masks, supported
 
 
 def floats(bound):
@@ -52,3 +56,17 @@ def test_attention_reads_only_real_keys(kind, data):
     other = data.draw(hnp.arrays(np.float32, (b, tv, features), elements=floats(10)), label="other_padding")
     layer = CACHE.get(("attention", kind, features), lambda: attention_layer(kind, features))
     check_attention_reads_only_real_keys(layer, kind, query, value, value_mask, other)
+
+
+@pytest.mark.parametrize("focus", CATALOG)
+@given(data=st.data())
+def test_real_outputs_ignore_extreme_padding_content(focus, data):
+    """With an explicit mask, NaN, infinities and huge values at padded steps change no output at
+    a real position and no final output."""
+    api = data.draw(st.sampled_from([a for a in APIS if supported(focus, a)]), label="api")
+    spec = data.draw(stacks_without_known_divergences(focus, api, style="explicit"), label="spec")
+    batch = data.draw(spec.batches(), label="batch")
+    extremes = [v for family in content_families(spec) for v in EXTREME_CONTENT[family]]
+    elements = st.one_of(floats(10), *([st.sampled_from(extremes)] if extremes else []))
+    content = data.draw(hnp.arrays(np.float32, batch.values.shape, elements=elements), label="padding_content")
+    check_extreme_content_ignored(spec, api, batch, content)
