@@ -4,13 +4,17 @@
     python -m kmask.replay -k compiled_loss   # only tests whose id contains this text
     python -m kmask.replay "tests/test_compiled_loss.py::test_loss_ignores_padded_targets" \\
         --blob "@reproduce_failure('6.170.17', b'AXic...')"   # one failure from its blob
+    python -m kmask.replay --witness padded-nonfinite-targets-poison-loss   # a recorded divergence
 
 A failing run under the ``dev`` or ``thorough`` profile stores each shrunk failing example in
 ``.hypothesis/examples`` (the ``ci`` profile stores nothing: use its blob). This command
 collects the tests (no test runs), and for each one with stored examples replays only those
 (Hypothesis's ``reuse`` phase: no generation, no shrinking), so each failure that still fails
 writes its script and issue body to ``$KMASK_REPORT_DIR`` (default ``kmask-reports/``), as the
-failing run would have. ``--blob`` replays the one example a ``@reproduce_failure`` line names.
+failing run would have. ``--blob`` replays the one example a ``@reproduce_failure`` line
+names; ``--witness ID`` runs the witness of a recorded divergence and writes its reproducer
+where the witness reproduces (witnesses write none otherwise; ``KMASK_REPORT_WITNESSES=1``
+turns them on).
 It prints one line per replayed test: the script written, or why none was.
 """
 
@@ -19,8 +23,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import re
 import sys
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import Phase, reproduce_failure, settings
@@ -28,6 +34,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.internal.reflection import function_digest
 
 from .properties import ROOT
+from .report import WITNESSES_VARIABLE
 
 BLOB = re.compile(r"""reproduce_failure\(\s*['"]([^'"]+)['"]\s*,\s*b?['"]([^'"]+)['"]\s*\)""")
 WRITTEN = re.compile(r"Standalone reproduction \(plain Keras \+ NumPy\): (.*)")
@@ -70,8 +77,10 @@ def only_stored(test, database) -> None:
 
 
 def replay(item, test=None) -> str:
-    """Run ``item``'s test (or ``test``, a decorated copy) once more; the script it wrote, or why none."""
-    database_key(item)
+    """Run ``item``'s test (or ``test``, a decorated copy or a witness) once more; the script it
+    wrote, or why none."""
+    if hasattr(getattr(item, "obj", None), "hypothesis"):
+        database_key(item)
     params = item.callspec.params if hasattr(item, "callspec") else {}
     try:
         (test or item.obj)(**params)
@@ -83,7 +92,18 @@ def replay(item, test=None) -> str:
     except Exception as error:  # noqa: BLE001  (reported, then the next test)
         lines = str(error).strip().splitlines()
         return f"raised {type(error).__name__}: {lines[0] if lines else ''}"
-    return "passes now: the stored example no longer fails"
+    return "passes now: it no longer fails here"
+
+
+def witness(divergence: str) -> int:
+    """Run the witness of ``divergence`` with witness reports on; say what it wrote."""
+    os.environ[WITNESSES_VARIABLE] = "1"
+    from .witnesses import WITNESSES
+
+    if divergence not in WITNESSES:
+        raise SystemExit(f"no witness {divergence!r}; known: {', '.join(sorted(WITNESSES))}")
+    print(f"{divergence}: {replay(SimpleNamespace(nodeid=divergence), WITNESSES[divergence])}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -91,9 +111,13 @@ def main(argv=None) -> int:
     parser.add_argument("test", nargs="?", help="one test id (with its [parameters]); default: all in tests/")
     parser.add_argument("-k", dest="keyword", default="", help="only test ids containing this text")
     parser.add_argument("--blob", help="a @reproduce_failure(...) line, or 'VERSION,BLOB'")
+    parser.add_argument("--witness", metavar="ID", help="instead: run the witness of the recorded "
+                        "divergence ID and write its reproducer (where the witness reproduces)")
     parser.add_argument("--database", default=str(ROOT / ".hypothesis" / "examples"),
                         help="the example database directory (default: .hypothesis/examples)")
     args = parser.parse_args(argv)
+    if args.witness:
+        return witness(args.witness)
     if args.blob and not args.test:
         parser.error("--blob needs the test id it belongs to")
     items = [item for item in collect([args.test or str(ROOT / "tests")]) if args.keyword in item.nodeid]

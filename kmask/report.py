@@ -46,6 +46,7 @@ from .keras_compat import BACKEND, GENERATION, PACKAGE, describe
 
 REPORT_DIR_VARIABLE = "KMASK_REPORT_DIR"
 RUN_VARIABLE = "KMASK_REPORT_RUN"
+WITNESSES_VARIABLE = "KMASK_REPORT_WITNESSES"
 REPRODUCES, AGREES, ERRORS = 1, 0, 2
 """A script's exit statuses: the problem reproduces, Keras agrees, the script itself failed."""
 RUN_TIMEOUT = 600
@@ -399,12 +400,14 @@ FRESH_RUN = {
 }
 
 
-def _final_example() -> bool:
-    """False while Hypothesis is still searching or shrinking (no script for those runs)."""
+def _wanted() -> bool:
+    """True on a property's final failing example (not while Hypothesis searches or shrinks); in
+    a plain call (a divergence witness) only on request, ``KMASK_REPORT_WITNESSES=1``, so the
+    replays of known divergences cost nothing extra."""
     try:
         return current_build_context().is_final
-    except InvalidArgument:  # not inside a Hypothesis test: a plain call, e.g. a divergence witness
-        return True
+    except InvalidArgument:
+        return os.environ.get(WITNESSES_VARIABLE) == "1"
 
 
 def first_line(failure: BaseException) -> str:
@@ -423,7 +426,7 @@ def reproduced_by(name: str, make_reproducer):
     try:
         yield
     except AssertionError as failure:
-        if _final_example():
+        if _wanted():
             try:
                 path, status = write(name, make_reproducer(), first_line(failure))
                 note = f"python {path} (issue body: {path.with_suffix('.md')}){FRESH_RUN.get(status, '')}"

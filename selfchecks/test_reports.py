@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from kmask.report import REPORT_DIR_VARIABLE
+from kmask.report import REPORT_DIR_VARIABLE, WITNESSES_VARIABLE
 from kmask.witnesses import bidirectional_unroll_witness
 
 
@@ -15,6 +15,7 @@ def test_failure_leaves_a_script_that_fails_the_same_way(tmp_path, monkeypatch):
     """The bidirectional-unroll divergence (active on every supported Keras) fails its property,
     names a script in the failure, and that script, run alone, exits 1 with the mismatch."""
     monkeypatch.setenv(REPORT_DIR_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(WITNESSES_VARIABLE, "1")  # a witness writes one only on request
     with pytest.raises(AssertionError, match="Standalone reproduction") as failure:
         bidirectional_unroll_witness()
     (script,) = tmp_path.glob("padded_vs_alone-*.py")
