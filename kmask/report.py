@@ -42,6 +42,7 @@ from hypothesis.errors import InvalidArgument
 
 from strategies import LayerSpec, StackSpec
 
+from .compare import tolerance
 from .keras_compat import BACKEND, GENERATION, PACKAGE, describe
 
 REPORT_DIR_VARIABLE = "KMASK_REPORT_DIR"
@@ -454,3 +455,53 @@ def run_of(model: str, spec: StackSpec, batch) -> Run:
     """A script run of ``batch`` (with its mask for the explicit style)."""
     mask = batch.mask if batch.style == "explicit" else None
     return Run(model, batch.values, mask, spec.needs_fixed_timesteps)
+
+
+_HELD = '''
+def held(sequence, mask):
+    """Each step holds the output of the last real step so far (zeros before the first)."""
+    expected, last = np.zeros_like(sequence), np.zeros_like(sequence[:, 0])
+    for t in range(sequence.shape[1]):
+        last = np.where(mask[:, t, None], sequence[:, t], last)
+        expected[:, t] = last
+    return expected
+
+
+def both_sides():
+    """Padded steps of every output against zeros (Bidirectional), or the sequence against it
+    held at padded steps and the returned state h against the last real output."""
+    x, explicit_mask = RUN
+    model = make_model(x.shape[1] if FIXED_TIMESTEPS else None)
+    out = model(x, training=False) if explicit_mask is None else model(x, mask=tf.constant(explicit_mask), training=False)
+    outputs = [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+    if BIDIRECTIONAL:
+        at_padding = np.concatenate([o[~MASK].ravel() for o in outputs])
+        return np.zeros_like(at_padding), at_padding
+    sequence, states = outputs[0], outputs[1:]
+    expected = held(sequence, MASK[:, ::-1] if GO_BACKWARDS else MASK)  # go_backwards emits last step first
+    if not states:
+        return expected, sequence
+    return (np.concatenate([expected.ravel(), expected[:, -1].ravel()]),
+            np.concatenate([sequence.ravel(), states[0].ravel()]))
+'''
+
+
+def held_script(spec: StackSpec, api: str, batch) -> Reproducer:
+    """The script of the recurrent property: padded steps hold the last real output."""
+    layer = spec.layers[-1]
+    title = f"A {layer.kind} layer's outputs move at padded steps: {spec}"
+    expectation = ("with return_sequences, each padded step repeats the last real step's output (zeros "
+                   "before the first real step; zeros throughout for Bidirectional, as documented), and "
+                   "the returned state h is the last real output")
+    run = run_of("make_model", spec, batch)
+    body = "\n\n\n".join([
+        "layers = keras.layers",
+        model_source(spec, api),
+        f"RUN = ({literal(run.values)},\n       {literal(run.mask)})  # (inputs, explicit mask or None)\n"
+        f"MASK = {literal(batch.mask)}  # the real steps\nFIXED_TIMESTEPS = {spec.needs_fixed_timesteps}\n"
+        f"BIDIRECTIONAL = {layer.kind == 'Bidirectional'}\nGO_BACKWARDS = {bool(layer.option('go_backwards'))}",
+        _HELD.strip(),
+    ])
+    source = script_source(title, expectation, tolerance(spec.depth, batch.timesteps), body,
+                           "float32 reordering tolerance (kmask/compare.py)")
+    return Reproducer(title, expectation, source)

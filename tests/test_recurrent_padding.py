@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kmask import report
 from kmask.build import model_for
 from kmask.compare import assert_close, tolerance
 from kmask.draw import without_known_divergences
@@ -43,6 +44,11 @@ def recurrent_stacks(draw, kind, api):
 
 
 def check_padded_steps_hold(spec, api, batch):
+    with report.reproduced_by("held_outputs", lambda: report.held_script(spec, api, batch)):
+        _check_padded_steps_hold(spec, api, batch)
+
+
+def _check_padded_steps_hold(spec, api, batch):
     layer = spec.layers[-1]
     outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch)
     tol = tolerance(spec.depth, batch.timesteps)
