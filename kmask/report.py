@@ -313,7 +313,8 @@ def both_sides():
 
 
 def script(title: str, expectation: str, models: dict[str, tuple[StackSpec, str]],
-           runs: list[Run], comparisons: list[Comparison], tol: float) -> Reproducer:
+           runs: list[Run], comparisons: list[Comparison], tol: float, *,
+           more_models: str = "", tol_note: str = "float32 reordering tolerance (kmask/compare.py)") -> Reproducer:
     """The reproducer that replays ``comparisons`` between ``runs`` (the forward family)."""
     modes = {run.mode for run in runs} - {"eager"}
     if len(modes) > 1:
@@ -323,6 +324,8 @@ def script(title: str, expectation: str, models: dict[str, tuple[StackSpec, str]
     if mode:
         parts.append(f"XLA = {MODE_OUTPUTS[mode][1]}  # jit_compile")
     parts += [model_source(spec, api, name) for name, (spec, api) in models.items()]
+    if more_models:
+        parts.append(more_models.strip())
     run_lines = ["RUNS = [  # (model, inputs, explicit mask or None, build for fixed timesteps"
                  + (", how it is called)" if mode else ")")]
     for run in runs:
@@ -335,8 +338,7 @@ def script(title: str, expectation: str, models: dict[str, tuple[StackSpec, str]
         + "".join(f"    {dataclasses.astuple(c)!r},\n" for c in comparisons) + "]"
     )
     parts.append((MODE_OUTPUTS[mode][0] if mode else _EAGER_OUTPUTS).strip() + "\n\n\n" + _FORWARD.strip())
-    source = script_source(title, expectation, tol, "\n\n\n".join(parts),
-                           "float32 reordering tolerance (kmask/compare.py)")
+    source = script_source(title, expectation, tol, "\n\n\n".join(parts), tol_note)
     return Reproducer(title, expectation, source)
 
 
