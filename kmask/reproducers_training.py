@@ -6,7 +6,7 @@ holds the core)."""
 from __future__ import annotations
 
 from . import report
-from .training import ADAM_EPSILON, ADAM_LEARNING_RATE, SGD_LEARNING_RATE, real_outputs
+from .training import ADAM_EPSILON, ADAM_LEARNING_RATE, FIT_EPOCHS, SGD_LEARNING_RATE, real_outputs
 
 API = "functional"
 
@@ -133,3 +133,48 @@ def step_reproducer(spec, runs, optimizer: str, tol: float) -> report.Reproducer
     return _reproducer(title, expected, spec, runs, tol,
                        f"gradient tolerance x how far one {optimizer} step moves a weight per unit of gradient",
                        _STEP, f"def OPTIMIZER():\n    return {OPTIMIZER_SOURCE[optimizer]}")
+
+
+_FIT = '''
+def projected_loss(y_true, y_pred):
+    """The loss fit minimises at every position: the output projected on a fixed random vector
+    (y_true is unused); Keras masks it with the output's mask and averages over real positions."""
+    y_pred = tf.cast(y_pred, tf.float32)
+    return tf.reduce_sum(y_pred * projection(0, y_pred.shape[-1]), axis=-1)
+
+
+def weights_after_fit(x):
+    model = new_model(x)
+    targets = np.zeros_like(np.asarray(model(x, training=False)))  # unused; only its shape matters
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE), loss=projected_loss,
+                  run_eagerly=True)
+    model.fit(x, targets, batch_size=len(x), epochs=EPOCHS, shuffle=False, verbose=0)
+    return np.concatenate([w.ravel() for w in model.get_weights()])
+
+
+def both_sides():
+    """The weights after fit on run 0 (expected) and on each other run (actual), flattened."""
+    after = [weights_after_fit(x) for _, x, _, _ in RUNS]
+    return np.concatenate([after[0]] * (len(RUNS) - 1)), np.concatenate(after[1:])
+'''
+
+
+def fit_reproducer(spec, runs, tol: float) -> report.Reproducer:
+    """The script of the fit property on ``runs`` (the padded batch first, then its variants)."""
+    title = f"Padding changes the weights fit() trains: {spec}"
+    expected = (f"{FIT_EPOCHS} unshuffled epochs of fit() with a loss Keras masks itself give the same weights "
+                f"for the padded batch and for it with {' / '.join(what for what, _ in runs[1:])}")
+    projection = _LOSS[: _LOSS.index("def masked_loss")].strip()
+    body = "\n\n\n".join([
+        "layers = keras.layers",
+        f"SEED = {spec.weight_seed}\nFIXED_TIMESTEPS = {spec.needs_fixed_timesteps}\n"
+        f"LEARNING_RATE = {SGD_LEARNING_RATE}\nEPOCHS = {FIT_EPOCHS}",
+        report.model_source(spec, "sequential"),
+        _runs_source(spec, runs),
+        projection,
+        "def new_model(x):\n    return make_model(x.shape[1] if FIXED_TIMESTEPS else None)",
+        _FIT.strip(),
+    ])
+    source = report.script_source(title, expected, tol, body,
+                                  "float32 tolerance scaled by how far fit moves a weight (tests/test_optimizer_steps.py)")
+    return report.Reproducer(title, expected, source)

@@ -15,7 +15,7 @@ from kmask import report
 from kmask.compare import assert_close, assert_same_length, tolerance
 from kmask.draw import stacks_without_known_divergences
 from kmask.forward_checks import EXTRA_PADDING
-from kmask.reproducers_training import step_reproducer
+from kmask.reproducers_training import fit_reproducer, step_reproducer
 from kmask.training import (
     ADAM_EPSILON,
     ADAM_LEARNING_RATE,
@@ -125,9 +125,12 @@ def check_fit_ignores_padding(spec, batch):
     tol = tolerance(2 * spec.depth, batch.timesteps + EXTRA_PADDING) * max(
         1.0, moved / (SGD_LEARNING_RATE * FIT_EPOCHS)
     )
-    for what, other in variants(batch).items():
-        actual = fit_runner(spec, "sequential", other.timesteps).fit(other)
-        assert_same_weights(spec, actual, expected, tol, f"weights after fit, padded batch vs {what}")
+    others = variants(batch)
+    runs = [("padded batch", batch), *others.items()]
+    with report.reproduced_by("fit", lambda: fit_reproducer(spec, runs, tol)):
+        for what, other in others.items():
+            actual = fit_runner(spec, "sequential", other.timesteps).fit(other)
+            assert_same_weights(spec, actual, expected, tol, f"weights after fit, padded batch vs {what}")
 
 
 @pytest.mark.parametrize("focus", FIT_FOCUS)
