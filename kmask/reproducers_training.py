@@ -178,3 +178,42 @@ def fit_reproducer(spec, runs, tol: float) -> report.Reproducer:
     source = report.script_source(title, expected, tol, body,
                                   "float32 tolerance scaled by how far fit moves a weight (tests/test_optimizer_steps.py)")
     return report.Reproducer(title, expected, source)
+
+
+_BATCHNORM = '''
+def both_sides():
+    """The moving mean and variance after one training call and the outputs at real steps
+    (actual) against the mean and biased variance of the real steps only (expected)."""
+    model = make_model()
+    layer = next(l for l in model.layers if isinstance(l, layers.BatchNormalization))
+    gamma, beta, moving_mean, moving_variance = [np.asarray(v, np.float64) for v in
+                                                  (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)]
+    out = model(X, training=True) if EXPLICIT_MASK is None else model(X, mask=tf.constant(EXPLICIT_MASK), training=True)
+    values = np.where(MASK[..., None], X, 0.0) if EXPLICIT_MASK is None else X  # Masking zeroes padded steps
+    real = values[MASK].astype(np.float64)
+    mean, variance = real.mean(axis=0), real.var(axis=0)
+    m = layer.momentum
+    expected = np.concatenate([m * moving_mean + (1 - m) * mean, m * moving_variance + (1 - m) * variance,
+                               (gamma * (real - mean) / np.sqrt(variance + layer.epsilon) + beta).ravel()])
+    actual = np.concatenate([np.asarray(layer.moving_mean), np.asarray(layer.moving_variance),
+                             np.asarray(out)[MASK].ravel()])
+    return expected, actual
+'''
+
+
+def batchnorm_reproducer(spec, batch, tol: float) -> report.Reproducer:
+    """The script of the BatchNormalization property on ``batch``."""
+    title = f"BatchNormalization in training mode uses padded timesteps in its statistics: {spec}"
+    expected = ("in training mode a masked BatchNormalization normalizes with the mean and variance of the "
+                "real timesteps only and moves its moving mean and variance towards those by momentum")
+    body = "\n\n\n".join([
+        "layers = keras.layers",
+        report.model_source(spec, API),
+        f"X = {report.literal(batch.values)}\n"
+        f"MASK = {report.literal(batch.mask)}  # the real steps\n"
+        f"EXPLICIT_MASK = {'MASK' if batch.style == 'explicit' else 'None'}  # passed as mask=, or made by Masking",
+        _BATCHNORM.strip(),
+    ])
+    source = report.script_source(title, expected, tol, body,
+                                  "the largest of the property's float32 tolerances (tests/test_batchnorm_mask.py)")
+    return report.Reproducer(title, expected, source)
