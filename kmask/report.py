@@ -286,9 +286,26 @@ def outputs(model, x, mask=None, mode="eager"):
     return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 '''
 
+_RANDOM_RESET = {
+    3: """    weights = {id(w) for w in model.weights}  # the other variables are seed generators' states
+    for k, state in enumerate(v for v in model.variables if id(v) not in weights):
+        state.assign(np.array([11 + k, 0], dtype=state.dtype))""",
+    2: "    tf.random.set_seed(1234)  # Keras 2 dropout ops are stateful: a fresh model and this global seed",
+}
+
+_TRAINING_OUTPUTS = f'''
+def outputs(model, x, mask=None, mode="training"):
+    """The model called with training=True from a fixed random state, so dropout noise repeats."""
+{_RANDOM_RESET[GENERATION]}
+    out = model(x, training=True) if mask is None else model(x, mask=tf.constant(mask), training=True)
+    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+'''
+
 MODE_OUTPUTS = {"tf_function": (_CALL_OUTPUTS, False), "xla": (_CALL_OUTPUTS, True),
-                "predict": (_PREDICT_OUTPUTS, False), "predict_jit": (_PREDICT_OUTPUTS, True)}
-"""The ``outputs`` function and its XLA flag of a script that calls a model in that mode."""
+                "predict": (_PREDICT_OUTPUTS, False), "predict_jit": (_PREDICT_OUTPUTS, True),
+                "training": (_TRAINING_OUTPUTS, None)}
+"""The ``outputs`` function and its XLA flag (None: no XLA choice) of a script that calls a
+model in that mode (kmask.modes.MODES, or training=True)."""
 
 _FORWARD = '''
 
@@ -321,7 +338,7 @@ def script(title: str, expectation: str, models: dict[str, tuple[StackSpec, str]
         raise ValueError(f"a script calls models in one mode besides eager, not {sorted(modes)}")
     mode = modes.pop() if modes else None
     parts = ["layers = keras.layers"]
-    if mode:
+    if mode and MODE_OUTPUTS[mode][1] is not None:
         parts.append(f"XLA = {MODE_OUTPUTS[mode][1]}  # jit_compile")
     parts += [model_source(spec, api, name) for name, (spec, api) in models.items()]
     if more_models:

@@ -43,6 +43,7 @@ WRITES_REPRODUCERS = {
     "tests/test_gradients.py::test_weight_gradients_ignore_padding",
     "tests/test_optimizer_steps.py::test_optimizer_step_ignores_padding",
     "tests/test_optimizer_steps.py::test_fit_ignores_padding",
+    "tests/test_training_mode.py::test_training_outputs_ignore_padding",
     "tests/test_batchnorm_mask.py::test_batchnorm_statistics_ignore_padded_steps",
     "tests/test_mixed_precision.py::test_mixed_precision_agrees_with_float32",
 }

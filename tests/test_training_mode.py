@@ -10,8 +10,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from kmask import report
 from kmask.checks import assert_same_real_outputs
-from kmask.compare import assert_same_length
+from kmask.compare import assert_same_length, tolerance
 from kmask.draw import stacks_without_known_divergences
 from kmask.forward_checks import EXTRA_PADDING
 from kmask.training import training_mode_runner
@@ -64,10 +65,24 @@ def check_training_outputs_ignore_padding(spec, batch, content):
     if content is not None:
         others["other padding content"] = batch.with_padding_content(content)
     for what, other in others.items():
-        outputs = training_mode_runner(spec, API, other.timesteps)(other)
-        assert_same_real_outputs(
-            spec, batch, first, rows, other, outputs, rows, f"training mode: padded batch vs {what}"
-        )
+        with report.reproduced_by("training_mode", lambda: training_mode_script(spec, batch, what, other)):
+            outputs = training_mode_runner(spec, API, other.timesteps)(other)
+            assert_same_real_outputs(
+                spec, batch, first, rows, other, outputs, rows, f"training mode: padded batch vs {what}"
+            )
+
+
+def training_mode_script(spec, batch, what, other) -> report.Reproducer:
+    """The standalone script of one training-mode comparison: ``batch`` against ``other``."""
+    rows = range(batch.batch_size)
+    runs = [dataclasses.replace(report.run_of("make_model", spec, b), mode="training") for b in (batch, other)]
+    return report.script(
+        f"In training mode, padding changes a model's real outputs: {spec}",
+        f"with training=True and the same random state, the padded batch (run 0) and it with {what} "
+        "(run 1) give the same outputs at real positions and the same final outputs",
+        {"make_model": (spec, API)}, runs, report.row_comparisons(spec, batch, 0, rows, other, 1, rows),
+        tolerance(spec.depth, max(batch.timesteps, other.timesteps)),
+    )
 
 
 BIDIRECTIONAL_SIMPLE_RNN = Draws(
