@@ -181,6 +181,8 @@ def model_source(spec: StackSpec, api: str, name: str = "make_model") -> str:
     else:
         shape, dtype = f"(timesteps, {spec.features})", "float32"
     layers = ([spec.input_layer] if spec.input_layer else []) + list(spec.layers)
+    if api == "subclassed_layer":
+        return _stack_layer_source(spec, name, shape, dtype)
     lines = [f"def {name}(timesteps=None):"]
     if api == "functional":
         lines.append(f"    inputs = keras.Input(shape={shape}, dtype={dtype!r})")
@@ -224,6 +226,36 @@ def model_source(spec: StackSpec, api: str, name: str = "make_model") -> str:
         "    return model",
     ]
     return "\n".join(lines)
+
+
+def _stack_layer_source(spec: StackSpec, name: str, shape: str, dtype: str) -> str:
+    """``name(timesteps=None)`` building a subclassed *layer* that calls the mask-making input
+    layer and the others in order without passing ``mask=`` (kmask.graph_build.StackLayer), with
+    every weight drawn layer by layer (kmask.graph_build.set_layer_weights)."""
+    return "\n".join([
+        "class StackLayer(keras.layers.Layer):",
+        "    def __init__(self):",
+        "        super().__init__()",
+        f"        self.mask_layer = {spec.input_layer.source()}",
+        f"        self.stack = [{', '.join(layer.source() for layer in spec.layers)}]",
+        "",
+        "    def call(self, inputs, training=None):",
+        "        x = self.mask_layer(inputs)",
+        "        for layer in self.stack:",
+        "            x = layer(x)  # no mask=: Keras is relied on to pass it",
+        "        return x",
+        "",
+        "",
+        f"def {name}(timesteps=None):",
+        "    model = StackLayer()",
+        f"    model(np.ones((1, timesteps or 2) + {shape}[1:], dtype={dtype!r}))  # create weights",
+        f"    rng = np.random.default_rng({spec.weight_seed})  # every weight, layer by layer",
+        "    for layer in [model.mask_layer] + model.stack:",
+        "        weights = [rng.uniform(-0.6, 0.6, size=tuple(w.shape)).astype('float32') for w in layer.weights]",
+        "        layer.set_weights([np.abs(v) + 0.1 if 'moving_variance' in w.name else v",
+        "                           for w, v in zip(layer.weights, weights)])",
+        "    return model",
+    ])
 
 
 def _takes_mask_expr(layer: LayerSpec, target: str) -> str:

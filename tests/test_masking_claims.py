@@ -19,11 +19,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kmask import report
 from kmask.build import model_for
 from kmask.checks import assert_same_real_outputs
 from kmask.compare import assert_close, tolerance
 from kmask.draw import without_known_divergences
-from kmask.forward_checks import unpadded
+from kmask.forward_checks import padded_vs_alone_script, unpadded
 from kmask.graph_build import attached_mask, chain_layers, chain_model, stack_layer
 from kmask.keras_compat import tf
 from kmask.mask_checks import NO_MASK_SUPPORT
@@ -51,6 +52,11 @@ def consumer_model(spec: StackSpec, api: str, timesteps: int | None):
 
 
 def check_consumer_sees_mask(spec: StackSpec, api: str, batch) -> None:
+    with report.reproduced_by("consumer", lambda: padded_vs_alone_script(spec, api, batch)):
+        _check_consumer_sees_mask(spec, api, batch)
+
+
+def _check_consumer_sees_mask(spec: StackSpec, api: str, batch) -> None:
     outputs = call_eagerly(consumer_model(spec, api, batch.timesteps), batch)
     alone = call_rows_alone(lambda n: consumer_model(spec, api, n), batch)
     for i, row_outputs in alone.items():
