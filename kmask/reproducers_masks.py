@@ -227,3 +227,98 @@ def chain_reproducer(spec, batch, expected_masks) -> report.Reproducer:
                           "\n".join(rules), _CHAIN_SIDES.strip()])
     source = report.script_source(title, expected, 0.0, body, "masks are compared exactly")
     return report.Reproducer(title, expected, source)
+
+
+_CHAIN_BUILDERS = {
+    "functional": """    inputs = x = keras.Input(shape=SHAPE, dtype=DTYPE)
+    for layer in built:
+        x = layer(x)
+    model = keras.Model(inputs, x)""",
+    "sequential": """    model = keras.Sequential([keras.Input(shape=SHAPE, dtype=DTYPE)] + built)""",
+    "nested": """    inputs = keras.Input(shape=SHAPE, dtype=DTYPE)
+    x = built[0](inputs)  # the mask-making layer outside, the others in a nested Sequential
+    inner = keras.Sequential([keras.Input(shape=tuple(x.shape[1:]), dtype=x.dtype)] + built[1:])
+    model = keras.Model(inputs, inner(x))""",
+    "subclassed_by_hand": """    model = ChainModel(built, by_hand=True)
+    model(np.ones((1,) + SHAPE, dtype=DTYPE))  # create the weights""",
+    "subclassed_relying": """    model = ChainModel(built, by_hand=False)
+    model(np.ones((1,) + SHAPE, dtype=DTYPE))  # create the weights""",
+}
+
+_CHAIN_MODEL = '''
+class ChainModel(keras.Model):
+    """Calls the layers in order; by_hand passes each layer that takes mask= the mask the
+    previous layer's compute_mask returns, as the masking guide says; otherwise Keras must."""
+
+    def __init__(self, chain, by_hand):
+        super().__init__()
+        self.chain, self.by_hand = chain, by_hand
+
+    def call(self, inputs):
+        x, mask = inputs, None
+        for layer in self.chain:
+            if self.by_hand:
+                takes_mask = mask is not None and "mask" in inspect.signature(layer.call).parameters
+                output = layer(x, mask=mask) if takes_mask else layer(x)
+                mask = layer.compute_mask(x, mask) if layer.supports_masking else None
+                x = output
+            else:
+                x = layer(x)
+        return x
+'''
+
+_API_SIDES = '''
+def both_sides():
+    """The output against the Functional model's; where they agree, the eager output's mask
+    against the rules chained from X."""
+    reference = np.asarray(make_model("functional")(X, training=False))
+    out = make_model(API)(X, training=False)
+    if difference(reference, np.asarray(out))[0]:
+        print(f"{API} output vs the Functional model's")
+        return reference, np.asarray(out)
+    mask = None
+    for what, rule in RULES:
+        mask = rule([mask], [X])
+    attached = getattr(out, "_keras_mask", None)
+    print(f"mask of the {API} model's eager output (the rules: {'; '.join(what for what, _ in RULES)})")
+    return mask, None if attached is None else np.asarray(attached).astype(bool)
+'''
+
+
+def api_reproducer(spec, batch, api: str, expected_masks, tol: float) -> report.Reproducer:
+    """The script of the API-equivalence property for ``api`` (see :func:`chain_reproducer` for
+    ``expected_masks``)."""
+    title = f"A {api} model gives other outputs or another mask than the Functional model of the same layers: {spec}"
+    expected = (f"the chain built as a {api} model gives the outputs of the same layers and weights built as a "
+                "Functional model, and its eager output carries the mask the rules say")
+    chain = [spec.input_layer] + [node.layer for node in spec.nodes]
+    shape = f"({batch.timesteps},)" if spec.style == "embedding" else f"({batch.timesteps}, {spec.features})"
+    dtype = "int32" if spec.style == "embedding" else "float32"
+    builders = {name: _CHAIN_BUILDERS[name] for name in ("functional", api)}
+    lines = ["def make_model(api):",
+             f"    built = [{', '.join(layer_source(layer) for layer in chain)}]"]
+    for k, (name, source) in enumerate(builders.items()):
+        lines.append(f"    {'if' if k == 0 else 'else:  #'} {'api == ' + repr(name) + ':' if k == 0 else repr(name)}")
+        lines += ["    " + line for line in source.splitlines()]
+    lines += [
+        f"    rng = np.random.default_rng({spec.weight_seed})  # every weight, layer by layer",
+        "    for layer in built:",
+        "        weights = [rng.uniform(-0.6, 0.6, size=tuple(w.shape)).astype('float32') for w in layer.weights]",
+        "        layer.set_weights([np.abs(v) + 0.1 if 'moving_variance' in w.name else v",
+        "                           for w, v in zip(layer.weights, weights)])",
+        "    return model",
+    ]
+    rules = ["RULES = [  # (layer, its mask from the previous layer's mask, or from X for the first)"]
+    for k, (layer, mask) in enumerate(zip(chain, expected_masks)):
+        expression = rule_source(layer)[0]
+        if k and "values" in expression:
+            expression = report.literal(mask)
+        rules += [f"    ({f'{layer} ({rule_words(layer)})'!r},", f"     lambda masks, values: {expression}),"]
+    rules.append("]")
+    parts = ["layers = keras.layers", f"API = {api!r}\nSHAPE = {shape}\nDTYPE = {dtype!r}"]
+    if api.startswith("subclassed"):
+        parts.append(_CHAIN_MODEL.strip())
+    parts += ["\n".join(lines), f"X = {report.literal(batch.values)}", "\n".join(rules), _API_SIDES.strip()]
+    source = report.script_source(title, expected, tol, "\n\n\n".join(parts),
+                                  "float32 reordering tolerance (kmask/compare.py); masks compare exactly")
+    return report.Reproducer(title, expected, source)

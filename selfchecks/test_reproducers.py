@@ -39,6 +39,7 @@ WRITES_REPRODUCERS = {
     "tests/test_multi_output_loss.py::test_each_output_masked_with_its_own_mask",
     "tests/test_mask_propagation.py::test_functional_graph_masks_follow_rules",
     "tests/test_mask_propagation.py::test_sequential_masks_follow_rules",
+    "tests/test_api_equivalence.py::test_apis_give_same_outputs_and_mask",
     "tests/test_masking_claims.py::test_consumer_after_propagating_layers_ignores_padding",
     "tests/test_gradients.py::test_input_gradient_is_zero_at_padded_steps",
     "tests/test_gradients.py::test_weight_gradients_ignore_padding",

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kmask import report
 from kmask.compare import assert_close, assert_same_length, tolerance
 from kmask.divergences import BY_ID
 from kmask.graph_build import (
@@ -19,6 +20,7 @@ from kmask.graph_build import (
     chain_model,
 )
 from kmask.mask_checks import assert_same_mask, describe_mask, expected_chain_masks
+from kmask.reproducers_masks import api_reproducer
 from strategies.graphs import CHAIN_KINDS, chains, graph_inputs
 
 REFERENCE_API = "functional"
@@ -26,13 +28,19 @@ SYMBOLIC_APIS = ("sequential", "functional", "nested")
 
 
 def check_apis_agree(spec, batch, raw, api) -> None:
+    expected_masks = expected_chain_masks(spec, batch, raw)
+    tol = tolerance(spec.depth, batch.timesteps)
+    with report.reproduced_by("apis", lambda: api_reproducer(spec, batch, api, expected_masks, tol)):
+        _check_apis_agree(spec, batch, api, expected_masks)
+
+
+def _check_apis_agree(spec, batch, api, expected_masks) -> None:
     reference = chain_model(spec, REFERENCE_API, batch.timesteps)(batch.values, training=False)
     model = chain_model(spec, api, batch.timesteps)
     output = model(batch.values, training=False)
     what = f"{api} vs {REFERENCE_API} model of {spec}"
     assert_close(np.asarray(output), np.asarray(reference), tolerance(spec.depth, batch.timesteps),
                  f"{what}: output")
-    expected_masks = expected_chain_masks(spec, batch, raw)
     expected = expected_masks[-1]
     assert_same_mask(as_mask(attached_mask(output)), expected, f"{api} model of {spec}: output mask")
     if isinstance(model, ChainModel):  # subclassed: every layer's eager output, as call() saw it
