@@ -103,9 +103,10 @@ def _keras_version() -> str:
 
 _FOOTER = '''
 def difference(expected, actual):
-    """Whether the two sides differ beyond TOL (NaN equals NaN; a missing side differs), and by how much."""
-    if expected is None or actual is None:
-        differs = (expected is None) != (actual is None)
+    """Whether the two sides differ beyond TOL (NaN equals NaN; None is "no mask" and a string
+    names an outcome: those differ unless equal), and by how much."""
+    if expected is None or actual is None or isinstance(expected, str) or isinstance(actual, str):
+        differs = not (expected is actual or (isinstance(expected, str) and expected == actual))
         return differs, float("inf") if differs else 0.0
     expected, actual = np.asarray(expected, np.float64), np.asarray(actual, np.float64)
     if expected.shape != actual.shape:

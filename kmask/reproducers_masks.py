@@ -322,3 +322,58 @@ def api_reproducer(spec, batch, api: str, expected_masks, tol: float) -> report.
     source = report.script_source(title, expected, tol, "\n\n\n".join(parts),
                                   "float32 reordering tolerance (kmask/compare.py); masks compare exactly")
     return report.Reproducer(title, expected, source)
+
+
+_UNSUPPORTED_SIDES = '''
+def both_sides():
+    """No exception; then no mask on the output (expected None); then the output against the
+    last layer run on the same values without a mask."""
+    built = LAYERS()
+    inputs = x = keras.Input(shape=SHAPE, dtype=DTYPE)
+    for layer in built:
+        x = layer(x)
+    model = keras.Model(inputs, x)
+    set_weights(built)
+    try:
+        out = model(X, training=False)
+    except TypeError as error:  # the documented claim: "an exception will be raised"
+        print(f"raised {error!r}")
+        return "no exception", "TypeError"
+    attached = getattr(out, "_keras_mask", None)
+    if attached is None:
+        attached = getattr(model.outputs[0], "_keras_mask", None)
+    if attached is not None:
+        print(f"{built[-1].name}, which does not support masking, passed a mask on")
+        return None, "a mask"
+    x = X
+    for layer in built[:-1]:
+        x = layer(x, training=False)
+    return np.asarray(built[-1](tf.constant(np.asarray(x)))), np.asarray(out)
+'''
+
+
+def unsupported_reproducer(spec, batch, tol: float) -> report.Reproducer:
+    """The script of the unsupported-layer claim on the chain ``spec``."""
+    title = f"A layer without mask support, given a mask, does not simply drop it: {spec}"
+    expected = ("a layer that does not support masking, receiving a mask, raises nothing, attaches no mask "
+                "and gives what it gives on the same values without a mask")
+    chain = [spec.input_layer] + [node.layer for node in spec.nodes]
+    shape = f"({batch.timesteps},)" if spec.style == "embedding" else f"({batch.timesteps}, {spec.features})"
+    dtype = "int32" if spec.style == "embedding" else "float32"
+    body = "\n\n\n".join([
+        "layers = keras.layers",
+        f"SHAPE = {shape}\nDTYPE = {dtype!r}",
+        f"def LAYERS():\n    return [{', '.join(layer_source(layer) for layer in chain)}]",
+        "\n".join([
+            "def set_weights(built):",
+            f"    rng = np.random.default_rng({spec.weight_seed})  # every weight, layer by layer",
+            "    for layer in built:",
+            "        weights = [rng.uniform(-0.6, 0.6, size=tuple(w.shape)).astype('float32') for w in layer.weights]",
+            "        layer.set_weights([np.abs(v) + 0.1 if 'moving_variance' in w.name else v",
+            "                           for w, v in zip(layer.weights, weights)])",
+        ]),
+        f"X = {report.literal(batch.values)}",
+        _UNSUPPORTED_SIDES.strip(),
+    ])
+    source = report.script_source(title, expected, tol, body, "float32 reordering tolerance (kmask/compare.py)")
+    return report.Reproducer(title, expected, source)

@@ -41,6 +41,7 @@ WRITES_REPRODUCERS = {
     "tests/test_mask_propagation.py::test_sequential_masks_follow_rules",
     "tests/test_api_equivalence.py::test_apis_give_same_outputs_and_mask",
     "tests/test_masking_claims.py::test_consumer_after_propagating_layers_ignores_padding",
+    "tests/test_masking_claims.py::test_unsupported_layer_drops_mask_silently",
     "tests/test_gradients.py::test_input_gradient_is_zero_at_padded_steps",
     "tests/test_gradients.py::test_weight_gradients_ignore_padding",
     "tests/test_optimizer_steps.py::test_optimizer_step_ignores_padding",

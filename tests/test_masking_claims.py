@@ -28,6 +28,7 @@ from kmask.forward_checks import padded_vs_alone_script, unpadded
 from kmask.graph_build import attached_mask, chain_layers, chain_model, stack_layer
 from kmask.keras_compat import tf
 from kmask.mask_checks import NO_MASK_SUPPORT
+from kmask.reproducers_masks import unsupported_reproducer
 from kmask.run import call_eagerly, call_rows_alone
 from strategies import StackSpec, mask_values
 from strategies.graphs import (
@@ -81,6 +82,12 @@ UNSUPPORTED = ("Conv1D", "Flatten", "Reshape", "GlobalMaxPooling1D")
 
 def check_unsupported_drops_mask(spec: GraphSpec, batch) -> None:
     """``spec`` is a chain ending in a layer without mask support."""
+    tol = tolerance(spec.depth, batch.timesteps)
+    with report.reproduced_by("unsupported_layer", lambda: unsupported_reproducer(spec, batch, tol)):
+        _check_unsupported_drops_mask(spec, batch)
+
+
+def _check_unsupported_drops_mask(spec: GraphSpec, batch) -> None:
     what = f"Functional model {spec}"
     try:
         model = chain_model(spec, "functional", batch.timesteps)
