@@ -23,6 +23,7 @@ import numpy as np
 
 from strategies import LayerSpec, StackSpec
 
+from . import report
 from .build import CACHE, model_for, uniform_weights
 from .checks import assert_same_real_outputs
 from .compare import assert_close, tolerance
@@ -162,12 +163,26 @@ def check_extreme_content_ignored(spec: StackSpec, api: str, batch, content: np.
     """With an explicit mask, writing ``content`` (NaN, infinities, huge values among ordinary
     ones) into the padded steps of ``batch`` changes no real output and no final output."""
     other = batch.with_padding_content(content)
-    outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch.stacked(other))
-    n = batch.batch_size
     families = [f for f, present in _families_in(content[~batch.mask]).items() if present]
-    assert_same_real_outputs(
-        spec, batch, [o[:n] for o in outputs], range(n), batch, [o[n:] for o in outputs], range(n),
-        f"ordinary vs extreme padding content ({', '.join(families) or 'none drawn'})",
+    with report.reproduced_by("extreme_padding", lambda: extreme_content_script(spec, api, batch, other, families)):
+        outputs = call_eagerly(model_for(spec, api, batch.timesteps), batch.stacked(other))
+        n = batch.batch_size
+        assert_same_real_outputs(
+            spec, batch, [o[:n] for o in outputs], range(n), batch, [o[n:] for o in outputs], range(n),
+            f"ordinary vs extreme padding content ({', '.join(families) or 'none drawn'})",
+        )
+
+
+def extreme_content_script(spec: StackSpec, api: str, batch, other, families) -> report.Reproducer:
+    """The standalone script of :func:`check_extreme_content_ignored`: ``batch`` against ``other``."""
+    rows = range(batch.batch_size)
+    return report.script(
+        f"{'/'.join(families) or 'Extreme'} values at padded steps change a {api} model's real outputs: {spec}",
+        "with an explicit mask, the batch with NaN, infinite or huge values at padded steps (run 1) gives the "
+        "real outputs and final outputs of the batch with ordinary padding (run 0)",
+        {"make_model": (spec, api)},
+        [report.run_of("make_model", spec, batch), report.run_of("make_model", spec, other)],
+        report.row_comparisons(spec, batch, 1, rows, batch, 0, rows), tolerance(spec.depth, batch.timesteps),
     )
 
 

@@ -21,10 +21,11 @@ from kmask.properties import ROOT, load
 from kmask.report import AGREES, REPORT_DIR_VARIABLE, REPRODUCES, RUN_VARIABLE
 from kmask.reproducers import PER_STEP_LOSS, PER_STEP_METRIC, function_source
 
-from . import faults, loss_faults, propagation_faults, training_faults
+from . import extreme_faults, faults, loss_faults, propagation_faults, training_faults
 from .injection import assert_property_fails, injected
 
-FAMILIES = {module.__name__: module for module in (faults, loss_faults, propagation_faults, training_faults)}
+FAMILIES = {module.__name__: module for module in (faults, loss_faults, propagation_faults, training_faults,
+                                                   extreme_faults)}
 
 WRITES_REPRODUCERS = {
     "tests/test_padding_invisible.py::test_padded_batch_equals_each_sample_alone",
@@ -32,6 +33,7 @@ WRITES_REPRODUCERS = {
     "tests/test_padding_invisible.py::test_real_outputs_ignore_extra_padding",
     "tests/test_padding_invisible.py::test_masking_layer_equals_true_mask",
     "tests/test_execution_modes.py::test_compiled_outputs_equal_eager",
+    "tests/test_extreme_padding.py::test_real_outputs_ignore_extreme_padding_content",
     "tests/test_recurrent_padding.py::test_recurrent_outputs_hold_at_padded_steps",
     "tests/test_compiled_loss.py::test_compiled_loss_equals_masked_reference",
     "tests/test_compiled_loss.py::test_compiled_metrics_equal_masked_reference",
