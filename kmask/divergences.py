@@ -108,6 +108,18 @@ def _extreme_content_reaches(kind: str, families: tuple[str, ...]):
     return matches
 
 
+def _empty_batch_reaches(kind: str):
+    """``matches`` for a record about a batch of zero rows (how = ``"empty batch"``): a stack
+    holding a ``kind`` layer, also inside Bidirectional."""
+
+    def matches(spec: StackSpec, how: str) -> bool:
+        return how == "empty batch" and any(
+            l.kind == kind or (l.recurrent is not None and l.recurrent.kind == kind) for l in spec.layers
+        )
+
+    return matches
+
+
 DIVERGENCES = (
     Divergence(
         id="bidirectional-unroll-zeroes-backward",
@@ -541,6 +553,37 @@ DIVERGENCES = (
         upstream="none found (searched keras-team/keras and tf-keras issues, 2026-12-01)",
         observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.15.1; "
         "AdditiveAttention passes everywhere (witness run 2026-12-01).",
+    ),
+    Divergence(
+        id="lstm-empty-batch-fails",
+        keras=">=3.12",
+        reason=(
+            "LSTM raises on a batch of zero rows (masked or not; 'Biases must be 1D: [0,12]'), "
+            "because its cell adds the recurrent term with ops.add, whose TensorFlow version takes "
+            "a (0, n) tensor for a bias (its shape without the 0 looks like a vector) and calls "
+            "tf.nn.bias_add."
+        ),
+        upstream="none found (searched keras-team/keras issues, 2026-12-01); introduced by "
+        "https://github.com/keras-team/keras/pull/21719 (3.12.0: z += ... became ops.add) on top "
+        "of the bias_add special case of https://github.com/keras-team/keras/pull/20386 (3.7.0)",
+        observed="reproduces on 3.12.4-3.15.1; absent on 2.12.0-2.15.0, tf-keras 2.16.0 and "
+        "3.0.5-3.11.3 (witness run 2026-12-01).",
+        matches=_empty_batch_reaches("LSTM"),
+    ),
+    Divergence(
+        id="pooling-empty-batch-fails",
+        keras="<3.15",
+        reason=(
+            "GlobalAveragePooling1D with a mask raises on a batch of zero rows ('slice index 0 of "
+            "dimension 0 out of bounds'), because it casts the mask to inputs[0].dtype, which "
+            "reads the first row."
+        ),
+        upstream="https://github.com/tensorflow/tensorflow/issues/67023; fix proposed for tf-keras "
+        "in https://github.com/keras-team/tf-keras/pull/906 (open); gone from Keras 3 with "
+        "https://github.com/keras-team/keras/pull/22392 (3.15.0)",
+        observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.14.1; absent on 3.15.1 "
+        "(witness run 2026-12-01).",
+        matches=_empty_batch_reaches("GlobalAveragePooling1D"),
     ),
 )
 

@@ -23,6 +23,7 @@ from strategies.graphs import GraphSpec, Node
 from . import loss_reference as ref
 from .compare import assert_close, loss_tolerance, tolerance
 from .compiled import CompiledModel, compiled_for, with_head
+from .edge import check_empty_batch
 from .extreme import (
     ATTENTIONS,
     attention_layer,
@@ -438,6 +439,21 @@ def multiheadattention_huge_padding_witness():
     attention_huge_padding_witness(("MultiHeadAttention",))
 
 
+def _empty_batch_witness(layer: LayerSpec):
+    for style in ("masking", "explicit"):
+        check_empty_batch(StackSpec(style, (layer,)), "functional", dataclasses.replace(PADDED_ROWS, style=style))
+
+
+def lstm_empty_batch_witness():
+    """Masking -> LSTM, and LSTM with an explicit mask, run on a batch of zero rows."""
+    _empty_batch_witness(LayerSpec.make("LSTM", units=3))
+
+
+def pooling_empty_batch_witness():
+    """Masking -> GlobalAveragePooling1D, and with an explicit mask, run on a batch of zero rows."""
+    _empty_batch_witness(LayerSpec.make("GlobalAveragePooling1D"))
+
+
 def multiheadattention_strips_input_masks_witness():
     """Two MultiHeadAttention layers over the same masked tensor, both outputs and the tensor
     itself returned: every tensor keeps the mask the rules say."""
@@ -553,5 +569,7 @@ WITNESSES = {
     "attention-nonfinite-padding-nan": attention_nonfinite_padding_witness,
     "multiheadattention-huge-padded-keys-attended": multiheadattention_huge_padding_witness,
     "attention-huge-padded-keys-attended": attention_huge_padding_witness,
+    "lstm-empty-batch-fails": lstm_empty_batch_witness,
+    "pooling-empty-batch-fails": pooling_empty_batch_witness,
 }
 """Witnesses by divergence id."""

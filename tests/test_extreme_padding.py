@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 from kmask.build import CACHE
 from kmask.divergences import BY_ID
 from kmask.draw import stacks_without_known_divergences
+from kmask.edge import budget
 from kmask.extreme import (
     ATTENTIONS,
     EXTREME_CONTENT,
@@ -59,6 +60,7 @@ def test_attention_reads_only_real_keys(kind, data):
 
 
 @pytest.mark.parametrize("focus", CATALOG)
+@budget()  # test_real_outputs_ignore_padding_content draws ordinary content in every example
 @given(data=st.data())
 def test_real_outputs_ignore_extreme_padding_content(focus, data):
     """With an explicit mask, NaN, infinities and huge values at padded steps change no output at

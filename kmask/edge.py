@@ -1,0 +1,86 @@
+"""Edge batches and shapes: a batch of zero rows, batches larger than 4, sequences of one step
+and longer than the usual buckets, more than two features, and ``predict`` over several batches
+of different padding; the checks the edge-shape properties make, and their budget."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from strategies import PaddedBatch, StackSpec
+
+from .build import model_for
+from .checks import assert_eager_runs_agree, assert_same_real_outputs
+from .compare import assert_same_length
+from .forward_checks import EXTRA_PADDING
+from .keras_compat import tf
+from .modes import runner_for
+from .run import as_list, call_eagerly
+
+EDGE_BATCH_SIZES = st.integers(5, 8)
+EDGE_TIMESTEPS = st.sampled_from([1, 2, 12, 16])
+EDGE_FEATURES = st.sampled_from([3, 5])
+
+SHARE = 3
+"""An edge-shape (or extreme-content) property runs one in ``SHARE`` of the profile's examples:
+each example builds new models, and the usual shapes and contents are covered by every other
+property."""
+
+
+def budget():
+    """Hypothesis settings running ``1/SHARE`` of the loaded profile's examples (at least 2)."""
+    return settings(max_examples=max(2, settings.default.max_examples // SHARE))
+
+
+@st.composite
+def edge_shapes(draw, spec: StackSpec):
+    """``spec`` with more features one time in two, and a batch for it with more than 4 rows one
+    time in two and with 1, 2, 12 or 16 timesteps: at least one of the three is always at an edge
+    the other properties never draw."""
+    if draw(st.booleans(), label="more_features"):
+        spec = dataclasses.replace(spec, features=draw(EDGE_FEATURES, label="features"))
+    batch_size = draw(st.one_of(EDGE_BATCH_SIZES, st.integers(1, 4)), label="batch_size")
+    batch = draw(spec.batches(batch_size=batch_size, timesteps=EDGE_TIMESTEPS), label="batch")
+    return spec, batch
+
+
+def check_more_padding_ignored(spec: StackSpec, api: str, batch: PaddedBatch) -> None:
+    """Appending padded steps to ``batch`` changes no real output and no final output."""
+    longer = batch.extended(EXTRA_PADDING)
+    assert_eager_runs_agree(
+        spec, model_for(spec, api, batch.timesteps), batch, model_for(spec, api, longer.timesteps), longer,
+        f"{batch.batch_size} rows of {batch.timesteps} steps, {spec.features} features: padded vs "
+        f"{EXTRA_PADDING} more padded steps",
+    )
+
+
+def check_empty_batch(spec: StackSpec, api: str, batch: PaddedBatch) -> None:
+    """The model called on a batch of zero rows raises nothing and returns, for every output,
+    zero rows shaped like the rows it returns for ``batch``."""
+    empty = dataclasses.replace(batch, values=batch.values[:0], mask=batch.mask[:0])
+    model = model_for(spec, api, batch.timesteps)
+    what = f"a batch of zero rows of {batch.timesteps} steps; model {spec}"
+    try:
+        outputs = call_eagerly(model, empty)
+    except (tf.errors.InvalidArgumentError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise AssertionError(f"{what}: Keras raised {type(error).__name__}: {first_line}") from error
+    expected = call_eagerly(model, batch)
+    assert_same_length(outputs, expected, f"{what}: outputs for zero rows and for {batch.batch_size}")
+    for k, (got, full) in enumerate(zip(outputs, expected)):
+        if got.shape != (0,) + full.shape[1:]:
+            raise AssertionError(f"{what}: output {k} has shape {got.shape}, expected {(0,) + full.shape[1:]}")
+
+
+def check_predict_in_batches(spec: StackSpec, api: str, batch: PaddedBatch, batch_size: int) -> None:
+    """``predict(batch_size=...)`` over several batches, each padded differently (the last one
+    shorter), gives each row what one eager call on all rows gives."""
+    runner = runner_for(spec, api, "predict", batch.timesteps)
+    predicted = as_list(runner.model.predict(batch.values, batch_size=batch_size, verbose=0))
+    rows = range(batch.batch_size)
+    assert_same_real_outputs(
+        spec, batch, predicted, rows, batch, runner.eager(batch), rows,
+        f"predict in batches of {batch_size} over {batch.batch_size} rows vs one eager call",
+    )
