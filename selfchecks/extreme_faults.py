@@ -7,32 +7,14 @@ a NaN, an infinity or an overflow at a padded step turns ``0 * new`` into NaN.
 
 from __future__ import annotations
 
-from kmask.keras_compat import tf
-
-from .faults import rnn_with
+from .faults import rnn_blends_by_mask_arithmetic
 from .injection import Fault, FaultCase, registry
 
 
 def rnn_masks_by_arithmetic():
-    def transform(rnn, args, kw):
-        step_function, inputs, initial_states = args
-        mask = kw.get("mask")
-        if mask is None:
-            return rnn(*args, **kw)
-        zero_output = kw.get("zero_output_for_mask", False)
-        kw = {**kw, "mask": None, "zero_output_for_mask": False}
-
-        def step(x, states):
-            m = x[:, -1:]
-            output, new_states = step_function(x[:, :-1], states)
-            held = [m * new + (1 - m) * old for new, old in zip(new_states, states)]
-            output = m * output + (0 if zero_output else (1 - m) * states[0])
-            return output, held
-
-        weight = tf.cast(mask, inputs.dtype)[..., None]
-        return rnn(step, tf.concat([inputs, weight], axis=-1), initial_states, **kw)
-
-    return rnn_with(transform)
+    """The RNN loop holds states through padding by ``m * new + (1 - m) * old``, exact for
+    finite inputs."""
+    return rnn_blends_by_mask_arithmetic(0.0)
 
 
 FAULTS = registry(

@@ -27,6 +27,32 @@ def rnn_with(transform):
     return patched(backend_impl, "rnn", replacement)
 
 
+def rnn_blends_by_mask_arithmetic(leak: float):
+    """The RNN loop selects between new and held states by arithmetic on a float mask,
+    ``m * new + (1 - m) * old``, padded steps weighted ``leak`` instead of 0: with a small leak
+    only gradients see it; with none only non-finite padding does (``0 * NaN = NaN``)."""
+
+    def transform(rnn, args, kw):
+        step_function, inputs, initial_states = args
+        mask = kw.get("mask")
+        if mask is None:
+            return rnn(*args, **kw)
+        zero_output = kw.get("zero_output_for_mask", False)
+        kw = {**kw, "mask": None, "zero_output_for_mask": False}
+        weight = tf.cast(mask, inputs.dtype) * (1 - leak) + leak
+
+        def step(x, states):
+            m = x[:, -1:]
+            output, new_states = step_function(x[:, :-1], states)
+            held = [m * new + (1 - m) * old for new, old in zip(new_states, states)]
+            output = m * output + (0 if zero_output else (1 - m) * states[0])
+            return output, held
+
+        return rnn(step, tf.concat([inputs, weight[..., None]], axis=-1), initial_states, **kw)
+
+    return rnn_with(transform)
+
+
 def rnn_ignores_mask():
     return rnn_with(lambda rnn, args, kw: rnn(*args, **{**kw, "mask": None}))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from kmask.keras_compat import GENERATION, layers, tf
 
-from .faults import rnn_with
+from .faults import rnn_blends_by_mask_arithmetic, rnn_with
 from .injection import Fault, FaultCase, patched, registry
 from .loss_faults import loss_divides_by_all_steps
 
@@ -25,28 +25,9 @@ else:
 
 
 def rnn_blends_with_leaky_mask():
-    """The RNN loop selects between new and held states by arithmetic on a float mask,
-    ``m * new + (1 - m) * old``, with padded steps weighted ``LEAK`` instead of 0."""
-
-    def transform(rnn, args, kw):
-        step_function, inputs, initial_states = args
-        mask = kw.get("mask")
-        if mask is None:
-            return rnn(*args, **kw)
-        zero_output = kw.get("zero_output_for_mask", False)
-        kw = {**kw, "mask": None, "zero_output_for_mask": False}
-        weight = tf.cast(mask, inputs.dtype) * (1 - LEAK) + LEAK
-
-        def step(x, states):
-            m = x[:, -1:]
-            output, new_states = step_function(x[:, :-1], states)
-            held = [m * new + (1 - m) * old for new, old in zip(new_states, states)]
-            output = m * output + (0 if zero_output else (1 - m) * states[0])
-            return output, held
-
-        return rnn(step, tf.concat([inputs, weight[..., None]], axis=-1), initial_states, **kw)
-
-    return rnn_with(transform)
+    """The RNN loop blends new and held states by ``m * new + (1 - m) * old``, padded steps
+    weighted ``LEAK`` instead of 0."""
+    return rnn_blends_by_mask_arithmetic(LEAK)
 
 
 def pooling_gradient_ignores_mask():
