@@ -69,12 +69,48 @@ def check_pooling_gives_masked_mean(spec: StackSpec, batch) -> None:
     """The GlobalAveragePooling1D of ``spec`` gives, for every row of ``batch``, the mean of its
     input over the row's real steps, and zeros for a row without any."""
     probe = CACHE.get(("pooling probe", spec), lambda: _pooling_probe(spec))
-    pooled_input, pooled = call_eagerly(probe, batch)
-    assert_close(
-        pooled, masked_mean(pooled_input, batch.mask), tolerance(spec.depth, batch.timesteps),
-        f"GlobalAveragePooling1D vs the mean over real steps (zeros for a row without any; "
-        f"{int((batch.lengths == 0).sum())} such rows of {batch.batch_size}); model {spec}",
-    )
+    with report.reproduced_by("pooling_mean", lambda: pooling_script(spec, batch)):
+        pooled_input, pooled = call_eagerly(probe, batch)
+        assert_close(
+            pooled, masked_mean(pooled_input, batch.mask), tolerance(spec.depth, batch.timesteps),
+            f"GlobalAveragePooling1D vs the mean over real steps (zeros for a row without any; "
+            f"{int((batch.lengths == 0).sum())} such rows of {batch.batch_size}); model {spec}",
+        )
+
+
+_POOLING_SIDES = '''
+def both_sides():
+    """What GlobalAveragePooling1D returns (actual) against the mean of what it reads over each
+    row's real steps, zeros for a row without any (expected)."""
+    model = make_model(X.shape[1] if FIXED_TIMESTEPS else None)
+    pooling = next(l for l in model.layers if isinstance(l, layers.GlobalAveragePooling1D))
+    pooled_input = pooling.input[0] if isinstance(pooling.input, (list, tuple)) else pooling.input
+    probe = keras.Model(model.inputs, [pooled_input, pooling.output])
+    out = probe(X, training=False) if EXPLICIT_MASK is None else probe(X, mask=tf.constant(EXPLICIT_MASK), training=False)
+    values, pooled = [np.asarray(o) for o in out]
+    real = MASK[..., None]
+    total = np.where(real, values, 0).astype(np.float64).sum(axis=1)
+    count = real.sum(axis=1).astype(np.float64)
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0), pooled
+'''
+
+
+def pooling_script(spec: StackSpec, batch) -> report.Reproducer:
+    """The standalone script of :func:`check_pooling_gives_masked_mean` on ``batch``."""
+    title = f"GlobalAveragePooling1D does not give the mean over real steps: {spec}"
+    expected = ("GlobalAveragePooling1D gives each row's mean over its real steps, and zeros for a row "
+                "without any")
+    body = "\n\n\n".join([
+        "layers = keras.layers",
+        report.model_source(spec, "functional"),
+        f"X = {report.literal(batch.values)}\nMASK = {report.literal(batch.mask)}  # the real steps\n"
+        f"EXPLICIT_MASK = {'MASK' if batch.style == 'explicit' else 'None'}\n"
+        f"FIXED_TIMESTEPS = {spec.needs_fixed_timesteps}",
+        _POOLING_SIDES.strip(),
+    ])
+    source = report.script_source(title, expected, tolerance(spec.depth, batch.timesteps), body,
+                                  "float32 reordering tolerance (kmask/compare.py)")
+    return report.Reproducer(title, expected, source)
 
 
 # --------------------------------------------------------------------------- attention
