@@ -168,10 +168,69 @@ def check_attention_reads_only_real_keys(layer, kind, query, value, value_mask, 
     changed = cross_attention(layer, query, other, query_mask, value_mask)
     tol = tolerance(3, value.shape[1])  # three projections and a softmax-weighted sum
     where = f"{attention_spec(kind)} over {value.shape[1]} keys; real keys per row {value_mask.sum(axis=1).tolist()}"
-    assert_close(changed, original, tol, f"{where}: original vs other padded keys")
-    empty = ~value_mask.any(axis=1)
-    expected = np.broadcast_to(empty_attention(layer, features), original[empty].shape)
-    assert_close(original[empty], expected, tol, f"{where}: a query without any real key vs empty attention")
+    with report.reproduced_by("attention_keys",
+                              lambda: attention_script(kind, query, value, value_mask, other, tol)):
+        assert_close(changed, original, tol, f"{where}: original vs other padded keys")
+        empty = ~value_mask.any(axis=1)
+        expected = np.broadcast_to(empty_attention(layer, features), original[empty].shape)
+        assert_close(original[empty], expected, tol, f"{where}: a query without any real key vs empty attention")
+
+
+_ATTEND = {
+    "MultiHeadAttention": {
+        3: "    return np.asarray(layer(q, v, query_mask=qm, value_mask=vm))",
+        2: "    q, v = tf.identity(q), tf.identity(v)\n"
+           "    q._keras_mask, v._keras_mask = qm, vm  # Keras 2's MultiHeadAttention reads attached masks\n"
+           "    return np.asarray(layer(q, v))",
+    },
+    "score": "    out = layer([q, v], mask=[qm, vm])\n"
+             "    return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)",
+}
+
+_ATTENTION_SIDES = '''
+def make_layer():
+    layer = LAYER()
+    probe = np.zeros((1, 2, QUERY.shape[-1]), "float32")
+    attend(layer, probe, probe, np.ones((1, 2), bool))  # build it
+    rng = np.random.default_rng(0)
+    layer.set_weights([rng.uniform(-0.6, 0.6, size=w.shape).astype("float32") for w in layer.get_weights()])
+    return layer
+
+
+def both_sides():
+    """Every query's output with other content at padded keys, and the output of a query
+    without any real key (actual), against the original output and the empty attention:
+    zeros, after MultiHeadAttention's output projection its bias (expected)."""
+    layer = make_layer()
+    original = attend(layer, QUERY, VALUE, VALUE_MASK)
+    changed = attend(layer, QUERY, OTHER, VALUE_MASK)
+    empty = ~VALUE_MASK.any(axis=1)
+    nothing = layer.get_weights()[-1] if MULTI_HEAD else np.zeros(QUERY.shape[-1])
+    expected = np.concatenate([original.ravel(), np.broadcast_to(nothing, original[empty].shape).ravel()])
+    return expected, np.concatenate([changed.ravel(), original[empty].ravel()])
+'''
+
+
+def attention_script(kind: str, query, value, value_mask, other, tol: float) -> report.Reproducer:
+    """The standalone script of :func:`check_attention_reads_only_real_keys`."""
+    title = f"{attention_spec(kind)} reads padded keys"
+    expected = ("a query's attention output does not depend on what padded keys hold, and a query without "
+                "any real key gets the empty attention (zeros; MultiHeadAttention's output bias)")
+    attend = _ATTEND["MultiHeadAttention"][GENERATION] if kind == "MultiHeadAttention" else _ATTEND["score"]
+    body = "\n\n\n".join([
+        "layers = keras.layers",
+        f"def LAYER():\n    return layers.{attention_spec(kind).source('')}\n\n\nMULTI_HEAD = {kind == 'MultiHeadAttention'}",
+        "def attend(layer, query, value, value_mask):\n"
+        "    q, v = tf.constant(query), tf.constant(value)\n"
+        "    qm, vm = tf.constant(np.ones(query.shape[:2], bool)), tf.constant(value_mask)  # every query is real\n"
+        + attend,
+        f"QUERY = {report.literal(query)}\nVALUE = {report.literal(value)}\n"
+        f"VALUE_MASK = {report.literal(value_mask)}  # the real keys\n"
+        f"OTHER = {report.literal(other)}  # VALUE with other content at padded keys",
+        _ATTENTION_SIDES.strip(),
+    ])
+    source = report.script_source(title, expected, tol, body, "float32 reordering tolerance (kmask/compare.py)")
+    return report.Reproducer(title, expected, source)
 
 
 # --------------------------------------------------------------------------- extreme padding content

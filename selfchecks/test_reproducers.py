@@ -35,6 +35,7 @@ WRITES_REPRODUCERS = {
     "tests/test_execution_modes.py::test_compiled_outputs_equal_eager",
     "tests/test_extreme_padding.py::test_real_outputs_ignore_extreme_padding_content",
     "tests/test_extreme_padding.py::test_pooling_gives_masked_mean",
+    "tests/test_extreme_padding.py::test_attention_reads_only_real_keys",
     "tests/test_recurrent_padding.py::test_recurrent_outputs_hold_at_padded_steps",
     "tests/test_compiled_loss.py::test_compiled_loss_equals_masked_reference",
     "tests/test_compiled_loss.py::test_compiled_metrics_equal_masked_reference",
