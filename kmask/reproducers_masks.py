@@ -195,6 +195,18 @@ def both_sides():
 '''
 
 
+def _chain_rule_lines(chain, expected_masks) -> list[str]:
+    """The script's RULES list for a chain: each layer with its mask rule as a lambda."""
+    rules = ["RULES = [  # (layer, its mask from the previous layer's mask, or from X for the first)"]
+    for k, (layer, mask) in enumerate(zip(chain, expected_masks)):
+        expression = rule_source(layer)[0]
+        if k and "values" in expression:  # a Masking layer mid-chain reads the previous layer's values
+            expression = report.literal(mask)
+        rules += [f"    ({f'{layer} ({rule_words(layer)})'!r},", f"     lambda masks, values: {expression}),"]
+    rules.append("]")
+    return rules
+
+
 def chain_reproducer(spec, batch, expected_masks) -> report.Reproducer:
     """The script of the Sequential mask property: ``expected_masks`` (the rules' masks of every
     layer, input layer first) stand in, as literals, for a mid-chain Masking layer's rule."""
@@ -215,14 +227,7 @@ def chain_reproducer(spec, batch, expected_masks) -> report.Reproducer:
         "                           for w, v in zip(layer.weights, weights)])",
         "    return model, built",
     ])
-    rules = ["RULES = [  # (layer, its mask from the previous layer's mask, or from X for the first)"]
-    for k, (layer, mask) in enumerate(zip(chain, expected_masks)):
-        expression = rule_source(layer)[0]
-        if k and "values" in expression:  # a Masking layer mid-chain reads the previous layer's values
-            expression = report.literal(mask)
-        rules.append(f"    ({f'{layer} ({rule_words(layer)})'!r},")
-        rules.append(f"     lambda masks, values: {expression}),")
-    rules.append("]")
+    rules = _chain_rule_lines(chain, expected_masks)
     body = "\n\n\n".join(["layers = keras.layers", model, f"X = {report.literal(batch.values)}",
                           "\n".join(rules), _CHAIN_SIDES.strip()])
     source = report.script_source(title, expected, 0.0, body, "masks are compared exactly")
@@ -308,13 +313,7 @@ def api_reproducer(spec, batch, api: str, expected_masks, tol: float) -> report.
         "                           for w, v in zip(layer.weights, weights)])",
         "    return model",
     ]
-    rules = ["RULES = [  # (layer, its mask from the previous layer's mask, or from X for the first)"]
-    for k, (layer, mask) in enumerate(zip(chain, expected_masks)):
-        expression = rule_source(layer)[0]
-        if k and "values" in expression:
-            expression = report.literal(mask)
-        rules += [f"    ({f'{layer} ({rule_words(layer)})'!r},", f"     lambda masks, values: {expression}),"]
-    rules.append("]")
+    rules = _chain_rule_lines(chain, expected_masks)
     parts = ["layers = keras.layers", f"API = {api!r}\nSHAPE = {shape}\nDTYPE = {dtype!r}"]
     if api.startswith("subclassed"):
         parts.append(_CHAIN_MODEL.strip())
