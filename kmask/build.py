@@ -155,6 +155,11 @@ class ModelCache:
             self.builds += 1
         return self.entries[key]
 
+    def forget(self, entry):
+        """Drop ``entry`` (a model whose compiled functions an exception left half-traced), so
+        the next example builds a fresh one instead of failing for the previous example's reason."""
+        self.entries = {k: v for k, v in self.entries.items() if v is not entry}
+
     def release(self):
         self.entries.clear()
         clear_session()

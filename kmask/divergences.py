@@ -89,6 +89,13 @@ def _timedistributed_predicted(spec: StackSpec, how: str) -> bool:
 
 TIMEDISTRIBUTED_PREDICT_CASES = frozenset(("TimeDistributed", mode) for mode in PREDICT_MODES)
 
+COMPILED_TRACED = ("compiled graph", "compiled jit")
+"""The ``how`` of a compiled evaluate/fit/``*_on_batch`` run in a traced function (graph or XLA)."""
+
+
+def _timedistributed_compiled(spec: StackSpec, how: str) -> bool:
+    return how in COMPILED_TRACED and any(layer.kind == "TimeDistributed" for layer in spec.layers)
+
 
 def _bidirectional_unrolled(spec: StackSpec, how: str) -> bool:
     return any(
@@ -166,6 +173,24 @@ DIVERGENCES = (
         "on 2.12.0-2.15.0 and 3.9.2-3.15.1 (witness run 2026-12-01).",
         matches=_timedistributed_predicted,
         whole_cases=TIMEDISTRIBUTED_PREDICT_CASES,
+    ),
+    Divergence(
+        id="timedistributed-mask-compiled-evaluate-raises",
+        keras=">=3.4.1,<3.9",
+        reason=(
+            "evaluate() and fit() of a compiled (graph or XLA) model holding a masked "
+            "TimeDistributed raise 'Using a symbolic tf.Tensor as a Python bool' on their first "
+            "batch, because TimeDistributed.call compares the mask's shape, whose batch size is "
+            "symbolic in the traced step, with a Python tuple (the same check as "
+            "timedistributed-predict-retrace-raises, reached without a retrace)."
+        ),
+        upstream="none found as an issue (searched keras-team/keras issues, 2026-12-01); the "
+        "check came with keras-team/keras@b038ce2 (3.4.1) and was fixed by "
+        "https://github.com/keras-team/keras/pull/20765 (3.9.0)",
+        observed="reproduces on 3.4.1, 3.5.0, 3.6.0, 3.7.0 and 3.8.0; absent on 3.0.5-3.3.3, "
+        "3.9.2-3.15.1, 2.12.0 and 2.15.0 (evaluate() of Embedding(mask_zero) -> "
+        "TimeDistributed(Dense) -> Dense in graph mode, run 2026-12-01).",
+        matches=_timedistributed_compiled,
     ),
     Divergence(
         id="loss-all-padded-batch-nan",

@@ -17,6 +17,7 @@ from strategies import StackSpec
 from . import loss_reference as ref
 from . import report, reproducers
 from .compare import assert_close, loss_tolerance
+from .build import CACHE
 from .compiled import compiled_for
 from .divergences import BY_ID
 
@@ -59,7 +60,11 @@ def run_case(case: LossCase):
     compiled = compiled_for(case.spec, case.api, case.loss, case.execution, case.values.shape[1])
     compiled.set_weights(case.seed)
     predictions = compiled.predict_eagerly(case.values)
-    logs = compiled.report(case.method, case.values, case.targets, case.sample_weight, case.batch_size)
+    try:
+        logs = compiled.report(case.method, case.values, case.targets, case.sample_weight, case.batch_size)
+    except Exception:
+        CACHE.forget(compiled)
+        raise
     return logs, predictions
 
 

@@ -19,7 +19,7 @@ from kmask.compare import assert_close, loss_tolerance
 from kmask.compiled import BATCHED_METHODS, EXECUTIONS, METHODS, with_head
 from kmask.divergences import BY_ID
 from kmask.reproducers import metric_reproducer
-from kmask.draw import targets
+from kmask.draw import targets, without_known_divergences
 from kmask.loss_checks import (
     BATCH_SIZE,
     MIN_REAL_STEPS,
@@ -77,7 +77,8 @@ def loss_cases(draw, losses, execution: str, *, methods=METHODS) -> LossCase:
     """A model with a head for one of ``losses``, compiled for ``execution``, and what to run."""
     loss = draw(st.sampled_from(list(losses)), label="loss")
     api = draw(st.sampled_from(["sequential", "functional", "subclassed"]), label="api")
-    spec = with_head(draw(loss_specs(api), label="spec"), loss)
+    specs = without_known_divergences(loss_specs(api), f"compiled {execution}")
+    spec = with_head(draw(specs, label="spec"), loss)
     batch = draw(spec.batches(batch_size=st.just(BATCH_SIZE), min_length=MIN_REAL_STEPS), label="batch")
     method = draw(st.sampled_from(methods), label="method")
     split = (method in BATCHED_METHODS and not BATCHES_UNWEIGHTED.active
