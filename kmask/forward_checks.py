@@ -1,10 +1,11 @@
-"""Forward comparisons that a property and a divergence witness both make: a padded batch
-against each row run alone, and a compiled call against the eager one; and how much padding
-the "more padding" comparisons append."""
+"""Forward comparisons that a property and a divergence witness (or two properties) both make:
+a padded batch against each row run alone, against itself with more padding, and a compiled
+call against the eager one; with the scripts they write when they fail."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from strategies import PaddedBatch
 
 from . import report
 from .build import model_for
-from .checks import assert_same_real_outputs
+from .checks import assert_eager_runs_agree, assert_same_real_outputs
 from .compare import tolerance
 from .modes import runner_for
 from .run import call_eagerly, call_rows_alone
@@ -56,6 +57,35 @@ def padded_vs_alone_script(spec, api, batch) -> str:
         "each row gives when run alone without its padding (runs 1...)",
         {"make_model": (spec, api)}, runs, comparisons, tolerance(spec.depth, batch.timesteps),
     )
+
+
+def two_runs_script(title, expectation, spec, models, run_a, batch_a, run_b, batch_b) -> report.Reproducer:
+    rows = range(batch_a.batch_size)
+    return report.script(
+        title, expectation, models, [run_a, run_b],
+        report.row_comparisons(spec, batch_a, 0, rows, batch_b, 1, rows),
+        tolerance(spec.depth, max(batch_a.timesteps, batch_b.timesteps)),
+    )
+
+
+def check_extra_padding_ignored(spec, api, batch, where: str = "") -> None:
+    """Appending :data:`EXTRA_PADDING` padded steps changes no real output and no final output
+    (failing, it writes a standalone script); ``where`` starts the failure message."""
+    longer = batch.extended(EXTRA_PADDING)
+    script = functools.partial(
+        two_runs_script,
+        f"More padding changes a {api} model's real outputs: {spec}",
+        f"appending {EXTRA_PADDING} more padded timesteps (run 1) changes no real output and no "
+        "final output of run 0",
+        spec, {"make_model": (spec, api)},
+        report.run_of("make_model", spec, batch), batch, report.run_of("make_model", spec, longer), longer,
+    )
+    with report.reproduced_by("extra_padding", script):
+        assert_eager_runs_agree(
+            spec, model_for(spec, api, batch.timesteps), batch,
+            model_for(spec, api, longer.timesteps), longer,
+            f"{where}padded vs {EXTRA_PADDING} more padded steps",
+        )
 
 
 def check_modes_agree(spec, mode, batch, api="functional") -> None:

@@ -152,7 +152,8 @@ def script_source(title: str, expected: str, tol: float, body: str, tol_note: st
     )
     version = _keras_version()
     modules = (["importlib.metadata"] if "importlib." in version else []) + (
-        ["inspect"] if "inspect." in body else []) + ["os", "platform", "traceback"]
+        ["inspect"] if "inspect." in body else []) + ["os", "platform"] + (
+        ["tempfile"] if "tempfile." in body else []) + ["traceback"]
     imports = "".join(f"import {m}\n" for m in modules) + "\n" + _keras_import()
     constants = f"{version}\nTOL = {tol!r}  # {tol_note}\nEXPECTED = {expected!r}"
     return "\n\n\n".join(
@@ -250,13 +251,21 @@ def _stack_layer_source(spec: StackSpec, name: str, shape: str, dtype: str) -> s
         f"def {name}(timesteps=None):",
         "    model = StackLayer()",
         f"    model(np.ones((1, timesteps or 2) + {shape}[1:], dtype={dtype!r}))  # create weights",
-        f"    rng = np.random.default_rng({spec.weight_seed})  # every weight, layer by layer",
-        "    for layer in [model.mask_layer] + model.stack:",
+        *set_weights_lines(spec.weight_seed, "[model.mask_layer] + model.stack"),
+        "    return model",
+    ])
+
+
+def set_weights_lines(seed: int, layers: str) -> list[str]:
+    """Function-body lines giving every layer of the list ``layers`` its weights, drawn layer by
+    layer from ``default_rng(seed)`` as kmask.graph_build.set_layer_weights draws them."""
+    return [
+        f"    rng = np.random.default_rng({seed})  # every weight, layer by layer",
+        f"    for layer in {layers}:",
         "        weights = [rng.uniform(-0.6, 0.6, size=tuple(w.shape)).astype('float32') for w in layer.weights]",
         "        layer.set_weights([np.abs(v) + 0.1 if 'moving_variance' in w.name else v",
         "                           for w, v in zip(layer.weights, weights)])",
-        "    return model",
-    ])
+    ]
 
 
 def _takes_mask_expr(layer: LayerSpec, target: str) -> str:
@@ -334,11 +343,23 @@ def outputs(model, x, mask=None, mode="training"):
     return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 '''
 
+_PREDICT_BATCHES_OUTPUTS = '''
+def outputs(model, x, mask=None, mode="eager"):
+    """The model called eagerly, or through predict() in batches of PREDICT_BATCH_SIZE rows."""
+    if mode == "eager":
+        out = model(x, training=False)
+    else:
+        model.compile(jit_compile=False)
+        out = model.predict(x, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+'''
+
 MODE_OUTPUTS = {"tf_function": (_CALL_OUTPUTS, False), "xla": (_CALL_OUTPUTS, True),
                 "predict": (_PREDICT_OUTPUTS, False), "predict_jit": (_PREDICT_OUTPUTS, True),
-                "training": (_TRAINING_OUTPUTS, None)}
+                "predict_batches": (_PREDICT_BATCHES_OUTPUTS, None), "training": (_TRAINING_OUTPUTS, None)}
 """The ``outputs`` function and its XLA flag (None: no XLA choice) of a script that calls a
-model in that mode (kmask.modes.MODES, or training=True)."""
+model in that mode (kmask.modes.MODES, training=True, or predict() in batches of
+``PREDICT_BATCH_SIZE``, a constant the script defines)."""
 
 _FORWARD = '''
 
@@ -453,14 +474,14 @@ FRESH_RUN = {
 }
 
 
-def _wanted() -> bool:
-    """True on a property's final failing example (not while Hypothesis searches or shrinks); in
-    a plain call (a divergence witness) only on request, ``KMASK_REPORT_WITNESSES=1``, so the
-    replays of known divergences cost nothing extra."""
+def _wanted(fixed_example: bool) -> bool:
+    """True on a property's final failing example (not while Hypothesis searches or shrinks) and
+    in a test of ``fixed_example``s; in another plain call (a divergence witness) only on request,
+    ``KMASK_REPORT_WITNESSES=1``, so the replays of known divergences cost nothing extra."""
     try:
         return current_build_context().is_final
     except InvalidArgument:
-        return os.environ.get(WITNESSES_VARIABLE) == "1"
+        return fixed_example or os.environ.get(WITNESSES_VARIABLE) == "1"
 
 
 def first_line(failure: BaseException) -> str:
@@ -469,9 +490,10 @@ def first_line(failure: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def reproduced_by(name: str, make_reproducer):
+def reproduced_by(name: str, make_reproducer, fixed_example: bool = False):
     """On the final failing example, write ``make_reproducer()`` (a :class:`Reproducer`) and its
-    issue body, and name the script in the failure.
+    issue body, and name the script in the failure; ``fixed_example``: the check runs a fixed
+    example outside Hypothesis (save/load, the seed notebook), where every failure is final.
 
     The failure is re-raised as the same exception object, so Hypothesis sees the same
     failure it shrank to.
@@ -479,7 +501,7 @@ def reproduced_by(name: str, make_reproducer):
     try:
         yield
     except AssertionError as failure:
-        if _wanted():
+        if _wanted(fixed_example):
             try:
                 path, status = write(name, make_reproducer(), first_line(failure))
                 note = f"python {path} (issue body: {path.with_suffix('.md')}){FRESH_RUN.get(status, '')}"

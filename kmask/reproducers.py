@@ -168,6 +168,18 @@ def _where(case) -> str:
     return f"{case.method}() ({case.execution}) of a {case.api} model"
 
 
+def _reference_against_reported(case, reference: str, reported: str) -> str:
+    """``both_sides()``: ``reference`` computed in NumPy from the model's eager predictions
+    ``y_pred``, against ``reported`` from the logs ``case.method`` reports."""
+    return "\n".join([
+        "def both_sides():",
+        "    model = compiled_model()",
+        "    y_pred = np.asarray(model(X, training=False))  # eager predictions for the NumPy side",
+        *("    " + line for line in reported_source(case.method)),
+        f"    return {reference}, {reported}",
+    ])
+
+
 def loss_reproducer(case) -> report.Reproducer:
     """The script of :func:`kmask.loss_checks.check_loss` on ``case``."""
     title = f"{case.method}() reports a '{case.loss}' loss that is not the masked loss ({case.execution}, {case.api})"
@@ -176,13 +188,7 @@ def loss_reproducer(case) -> report.Reproducer:
     parts = _case_source(case, [])
     parts += [function_source("per_step_loss", PER_STEP_LOSS[case.loss], f"'{case.loss}' at every timestep."),
               _STEP_WEIGHT.strip(), _MASKED_LOSS.strip()]
-    parts.append("\n".join([
-        "def both_sides():",
-        "    model = compiled_model()",
-        "    y_pred = np.asarray(model(X, training=False))  # eager predictions for the NumPy side",
-        *("    " + line for line in reported_source(case.method)),
-        "    return masked_loss(Y, y_pred), logs['loss']",
-    ]))
+    parts.append(_reference_against_reported(case, "masked_loss(Y, y_pred)", "logs['loss']"))
     return _reproducer(title, expected, case, parts)
 
 
@@ -196,13 +202,8 @@ def metric_reproducer(case, name: str) -> report.Reproducer:
     parts += [function_source("per_step_metric", PER_STEP_METRIC[name.removeprefix("weighted_")],
                               f"'{name}' at every timestep."),
               _STEP_WEIGHT.strip(), _MASKED_METRIC.strip()]
-    parts.append("\n".join([
-        "def both_sides():",
-        "    model = compiled_model()",
-        "    y_pred = np.asarray(model(X, training=False))",
-        *("    " + line for line in reported_source(case.method)),
-        f"    return masked_metric(Y, y_pred, weighted={weighted}), logs[{name!r}]",
-    ]))
+    parts.append(_reference_against_reported(case, f"masked_metric(Y, y_pred, weighted={weighted})",
+                                              f"logs[{name!r}]"))
     return _reproducer(title, expected, case, parts)
 
 
@@ -274,7 +275,7 @@ def two_output_reproducer(losses, execution: str, mask_value: float, seed: int, 
         "",
         "def both_sides():",
         "    model = make_model()",
-        f"    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0),",
+        "    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0),",
         f"                  loss={{'first': {keras_loss_source(losses[0])}, 'second': {keras_loss_source(losses[1])}}},",
         f"                  run_eagerly={execution == 'eager'}, jit_compile={execution == 'jit'})",
         "    inputs = [FEATURES, TOKENS]",

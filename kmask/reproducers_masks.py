@@ -111,11 +111,7 @@ def graph_source(spec, timesteps: int) -> str:
         position += count
     lines += [
         f"    model = keras.Model({'[main, raw]' if reads_raw else 'main'}, [t[0]] + t[2:])",
-        f"    rng = np.random.default_rng({spec.weight_seed})  # every weight, layer by layer",
-        "    for layer in built:",
-        "        weights = [rng.uniform(-0.6, 0.6, size=tuple(w.shape)).astype('float32') for w in layer.weights]",
-        "        layer.set_weights([np.abs(v) + 0.1 if 'moving_variance' in w.name else v",
-        "                           for w, v in zip(layer.weights, weights)])",
+        *report.set_weights_lines(spec.weight_seed, "built"),
         f"    return model, {reads_raw}",
     ]
     return "\n".join(lines)
@@ -207,24 +203,26 @@ def _chain_rule_lines(chain, expected_masks) -> list[str]:
     return rules
 
 
+def chain_input(spec, batch) -> tuple[list, str, str]:
+    """The chain's layers (the mask-making input layer first), and its input's shape and dtype
+    as source."""
+    chain = [spec.input_layer] + [node.layer for node in spec.nodes]
+    shape = f"({batch.timesteps},)" if spec.style == "embedding" else f"({batch.timesteps}, {spec.features})"
+    return chain, shape, "int32" if spec.style == "embedding" else "float32"
+
+
 def chain_reproducer(spec, batch, expected_masks) -> report.Reproducer:
     """The script of the Sequential mask property: ``expected_masks`` (the rules' masks of every
     layer, input layer first) stand in, as literals, for a mid-chain Masking layer's rule."""
     title = f"A Sequential model attaches a mask that breaks the masking rules: {spec}"
     expected = (f"in a Sequential model, every layer's symbolic output has a mask exactly where the Keras "
                 f"{GENERATION} rule gives one, and the eager output carries the rule's mask")
-    chain = [spec.input_layer] + [node.layer for node in spec.nodes]
-    shape = f"({batch.timesteps},)" if spec.style == "embedding" else f"({batch.timesteps}, {spec.features})"
-    dtype = "int32" if spec.style == "embedding" else "float32"
+    chain, shape, dtype = chain_input(spec, batch)
     model = "\n".join([
         "def make_model():",
         f"    built = [{', '.join(layer_source(layer) for layer in chain)}]",
         f"    model = keras.Sequential([keras.Input(shape={shape}, dtype={dtype!r})] + built)",
-        f"    rng = np.random.default_rng({spec.weight_seed})  # every weight, layer by layer",
-        "    for layer in built:",
-        "        weights = [rng.uniform(-0.6, 0.6, size=tuple(w.shape)).astype('float32') for w in layer.weights]",
-        "        layer.set_weights([np.abs(v) + 0.1 if 'moving_variance' in w.name else v",
-        "                           for w, v in zip(layer.weights, weights)])",
+        *report.set_weights_lines(spec.weight_seed, "built"),
         "    return model, built",
     ])
     rules = _chain_rule_lines(chain, expected_masks)
@@ -234,7 +232,7 @@ def chain_reproducer(spec, batch, expected_masks) -> report.Reproducer:
     return report.Reproducer(title, expected, source)
 
 
-_CHAIN_BUILDERS = {
+CHAIN_BUILDER_SOURCE = {
     "functional": """    inputs = x = keras.Input(shape=SHAPE, dtype=DTYPE)
     for layer in built:
         x = layer(x)
@@ -296,23 +294,14 @@ def api_reproducer(spec, batch, api: str, expected_masks, tol: float) -> report.
     title = f"A {api} model gives other outputs or another mask than the Functional model of the same layers: {spec}"
     expected = (f"the chain built as a {api} model gives the outputs of the same layers and weights built as a "
                 "Functional model, and its eager output carries the mask the rules say")
-    chain = [spec.input_layer] + [node.layer for node in spec.nodes]
-    shape = f"({batch.timesteps},)" if spec.style == "embedding" else f"({batch.timesteps}, {spec.features})"
-    dtype = "int32" if spec.style == "embedding" else "float32"
-    builders = {name: _CHAIN_BUILDERS[name] for name in ("functional", api)}
+    chain, shape, dtype = chain_input(spec, batch)
+    builders = {name: CHAIN_BUILDER_SOURCE[name] for name in ("functional", api)}
     lines = ["def make_model(api):",
              f"    built = [{', '.join(layer_source(layer) for layer in chain)}]"]
     for k, (name, source) in enumerate(builders.items()):
         lines.append(f"    {'if' if k == 0 else 'else:  #'} {'api == ' + repr(name) + ':' if k == 0 else repr(name)}")
         lines += ["    " + line for line in source.splitlines()]
-    lines += [
-        f"    rng = np.random.default_rng({spec.weight_seed})  # every weight, layer by layer",
-        "    for layer in built:",
-        "        weights = [rng.uniform(-0.6, 0.6, size=tuple(w.shape)).astype('float32') for w in layer.weights]",
-        "        layer.set_weights([np.abs(v) + 0.1 if 'moving_variance' in w.name else v",
-        "                           for w, v in zip(layer.weights, weights)])",
-        "    return model",
-    ]
+    lines += [*report.set_weights_lines(spec.weight_seed, "built"), "    return model"]
     rules = _chain_rule_lines(chain, expected_masks)
     parts = ["layers = keras.layers", f"API = {api!r}\nSHAPE = {shape}\nDTYPE = {dtype!r}"]
     if api.startswith("subclassed"):
@@ -356,21 +345,12 @@ def unsupported_reproducer(spec, batch, tol: float) -> report.Reproducer:
     title = f"A layer without mask support, given a mask, does not simply drop it: {spec}"
     expected = ("a layer that does not support masking, receiving a mask, raises nothing, attaches no mask "
                 "and gives what it gives on the same values without a mask")
-    chain = [spec.input_layer] + [node.layer for node in spec.nodes]
-    shape = f"({batch.timesteps},)" if spec.style == "embedding" else f"({batch.timesteps}, {spec.features})"
-    dtype = "int32" if spec.style == "embedding" else "float32"
+    chain, shape, dtype = chain_input(spec, batch)
     body = "\n\n\n".join([
         "layers = keras.layers",
         f"SHAPE = {shape}\nDTYPE = {dtype!r}",
         f"def LAYERS():\n    return [{', '.join(layer_source(layer) for layer in chain)}]",
-        "\n".join([
-            "def set_weights(built):",
-            f"    rng = np.random.default_rng({spec.weight_seed})  # every weight, layer by layer",
-            "    for layer in built:",
-            "        weights = [rng.uniform(-0.6, 0.6, size=tuple(w.shape)).astype('float32') for w in layer.weights]",
-            "        layer.set_weights([np.abs(v) + 0.1 if 'moving_variance' in w.name else v",
-            "                           for w, v in zip(layer.weights, weights)])",
-        ]),
+        "\n".join(["def set_weights(built):", *report.set_weights_lines(spec.weight_seed, "built")]),
         f"X = {report.literal(batch.values)}",
         _UNSUPPORTED_SIDES.strip(),
     ])

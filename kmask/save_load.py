@@ -15,11 +15,13 @@ import numpy as np
 from strategies import LayerSpec, PaddedBatch
 from strategies.graphs import GraphSpec, Node
 
+from . import report
 from .compare import assert_close, tolerance
 from .divergences import BY_ID, Divergence
 from .graph_build import as_mask, attached_mask, chain_model
 from .keras_compat import GENERATION, keras, tf
 from .mask_checks import assert_same_mask
+from .reproducers_masks import CHAIN_BUILDER_SOURCE, chain_input, layer_source
 
 TIMESTEPS = 6
 
@@ -68,10 +70,10 @@ def fixed_batch(spec: GraphSpec) -> PaddedBatch:
     return PaddedBatch("masking", values, mask, spec.mask_value)
 
 
-def _quiet_export_options(model) -> dict:
+def _quiet_export_options() -> dict:
     """``verbose=False`` where the installed ``Model.export`` takes it (Keras 3.6 on), else nothing:
     older exports have no such argument."""
-    accepts_verbose = "verbose" in inspect.signature(model.export).parameters
+    accepts_verbose = "verbose" in inspect.signature(keras.Model.export).parameters
     return {"verbose": False} if accepts_verbose else {}
 
 
@@ -86,23 +88,95 @@ def save_and_load(model, directory, file_format: str):
     if GENERATION == 2:
         model.save(path, save_format="tf")
         return keras.models.load_model(path)
-    model.export(path, **_quiet_export_options(model))
+    model.export(path, **_quiet_export_options())
     return tf.saved_model.load(path)  # keep the object alive: .serve alone loses its variables
 
 
 def check_reload_keeps_masking(spec: GraphSpec, api: str, file_format: str, directory) -> None:
     """The ``api`` model of ``spec``, saved to ``file_format`` in ``directory`` and loaded again,
-    gives the same outputs and output mask (eager and symbolic) on :func:`fixed_batch`."""
+    gives the same outputs and output mask (eager and symbolic) on :func:`fixed_batch` (failing,
+    it writes a standalone script)."""
     batch = fixed_batch(spec)
-    model = chain_model(spec, api, TIMESTEPS)
-    expected = model(batch.values, training=False)
-    reloaded = save_and_load(model, directory, file_format)
-    is_keras_model = isinstance(reloaded, keras.Model)
-    actual = reloaded(batch.values, training=False) if is_keras_model else reloaded.serve(batch.values)
-    what = f"{api} model of {spec} reloaded from {file_format}"
-    assert_close(np.asarray(actual), np.asarray(expected), tolerance(spec.depth, TIMESTEPS), f"{what}: output")
-    if is_keras_model:
-        assert_same_mask(as_mask(attached_mask(actual)), as_mask(attached_mask(expected)),
-                         f"{what}: eager output mask")
-        if (attached_mask(reloaded.outputs[0]) is None) != (attached_mask(model.outputs[0]) is None):
-            raise AssertionError(f"{what}: the symbolic output mask appeared or vanished")
+    with report.reproduced_by("save_load", lambda: save_load_script(spec, api, file_format, batch),
+                              fixed_example=True):
+        model = chain_model(spec, api, TIMESTEPS)
+        expected = model(batch.values, training=False)
+        reloaded = save_and_load(model, directory, file_format)
+        is_keras_model = isinstance(reloaded, keras.Model)
+        actual = reloaded(batch.values, training=False) if is_keras_model else reloaded.serve(batch.values)
+        what = f"{api} model of {spec} reloaded from {file_format}"
+        assert_close(np.asarray(actual), np.asarray(expected), tolerance(spec.depth, TIMESTEPS), f"{what}: output")
+        if is_keras_model:
+            assert_same_mask(as_mask(attached_mask(actual)), as_mask(attached_mask(expected)),
+                             f"{what}: eager output mask")
+            if (attached_mask(reloaded.outputs[0]) is None) != (attached_mask(model.outputs[0]) is None):
+                raise AssertionError(f"{what}: the symbolic output mask appeared or vanished")
+
+
+_SAVED_MODEL_SOURCE = {
+    2: '''    path = os.path.join(directory, "saved_model")
+    model.save(path, save_format="tf")
+    return keras.models.load_model(path)''',
+    3: '''    path = os.path.join(directory, "saved_model")
+    model.export(path{options})
+    return tf.saved_model.load(path)  # an inference-only artifact: its serve() gives the outputs''',
+}
+
+_SAVE_LOAD_SIDES = '''
+def mask_of(tensor):
+    mask = getattr(tensor, "_keras_mask", None)
+    return None if mask is None else np.asarray(mask).astype(bool)
+
+
+def both_sides():
+    """The reloaded model's output against the original's; where they agree, its eager output
+    mask, then whether its symbolic output has a mask, against the original's."""
+    model = make_model()
+    expected = model(X, training=False)
+    with tempfile.TemporaryDirectory() as directory:
+        reloaded = save_and_load(model, directory)
+        is_keras_model = isinstance(reloaded, keras.Model)
+        actual = reloaded(X, training=False) if is_keras_model else reloaded.serve(X)
+        if difference(np.asarray(expected), np.asarray(actual))[0] or not is_keras_model:
+            print(f"output of the model reloaded from {FORMAT!r} vs the original's")
+            return np.asarray(expected), np.asarray(actual)
+        if difference(mask_of(expected), mask_of(actual))[0]:
+            print(f"eager output mask of the model reloaded from {FORMAT!r} vs the original's")
+            return mask_of(expected), mask_of(actual)
+        print(f"symbolic output mask of the model reloaded from {FORMAT!r} vs the original's")
+        has_mask = ["a mask" if getattr(m.outputs[0], "_keras_mask", None) is not None else "no mask"
+                    for m in (model, reloaded)]
+        return has_mask[0], has_mask[1]
+'''
+
+
+def save_load_script(spec: GraphSpec, api: str, file_format: str, batch: PaddedBatch) -> report.Reproducer:
+    """The standalone script of :func:`check_reload_keeps_masking`."""
+    title = f"A {api} model reloaded from {file_format} masks differently: {spec}"
+    expected = (f"the model saved as {file_format} and loaded again gives the original's outputs on a padded "
+                "batch, and (a Keras model) the original's eager output mask and symbolic output mask")
+    chain, shape, dtype = chain_input(spec, batch)
+    if file_format in ("keras", "h5"):
+        save = (f'    path = os.path.join(directory, "model.{file_format}")\n    model.save(path)\n'
+                "    return keras.models.load_model(path)")
+    else:
+        options = ", verbose=False" if GENERATION == 3 and _quiet_export_options() else ""
+        save = _SAVED_MODEL_SOURCE[GENERATION].format(options=options)
+    model = "\n".join([
+        "def make_model():",
+        f"    built = [{', '.join(layer_source(layer) for layer in chain)}]",
+        *CHAIN_BUILDER_SOURCE[api].splitlines(),
+        *report.set_weights_lines(spec.weight_seed, "built"),
+        "    return model",
+    ])
+    body = "\n\n\n".join([
+        "layers = keras.layers",
+        f"FORMAT = {file_format!r}\nSHAPE = {shape}\nDTYPE = {dtype!r}",
+        model,
+        f"def save_and_load(model, directory):\n    \"\"\"The model saved as FORMAT in directory and loaded again.\"\"\"\n{save}",
+        f"X = {report.literal(batch.values)}",
+        _SAVE_LOAD_SIDES.strip(),
+    ])
+    source = report.script_source(title, expected, tolerance(spec.depth, TIMESTEPS), body,
+                                  "float32 reordering tolerance (kmask/compare.py); masks compare exactly")
+    return report.Reproducer(title, expected, source)

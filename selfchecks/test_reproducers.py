@@ -21,11 +21,13 @@ from kmask.properties import ROOT, load
 from kmask.report import AGREES, REPORT_DIR_VARIABLE, REPRODUCES, RUN_VARIABLE
 from kmask.reproducers import PER_STEP_LOSS, PER_STEP_METRIC, function_source
 
-from . import extreme_faults, faults, loss_faults, propagation_faults, training_faults
-from .injection import assert_property_fails, injected
+from kmask.save_load import EMBED_LSTM, check_reload_keeps_masking
+
+from . import edge_faults, extreme_faults, faults, loss_faults, propagation_faults, training_faults
+from .injection import assert_fails_under, assert_property_fails, injected
 
 FAMILIES = {module.__name__: module for module in (faults, loss_faults, propagation_faults, training_faults,
-                                                   extreme_faults)}
+                                                   extreme_faults, edge_faults)}
 
 WRITES_REPRODUCERS = {
     "tests/test_padding_invisible.py::test_padded_batch_equals_each_sample_alone",
@@ -53,11 +55,15 @@ WRITES_REPRODUCERS = {
     "tests/test_training_mode.py::test_training_outputs_ignore_padding",
     "tests/test_batchnorm_mask.py::test_batchnorm_statistics_ignore_padded_steps",
     "tests/test_mixed_precision.py::test_mixed_precision_agrees_with_float32",
+    "tests/test_edge_shapes.py::test_edge_shapes_keep_padding_invisible",
+    "tests/test_edge_shapes.py::test_empty_batch_gives_empty_outputs",
+    "tests/test_seed_notebook.py::test_seed_notebook_evaluate_equals_masked_loss",
 }
 """The properties that write a reproducer when they fail; the others' cases are strict xfails
 (what issue 9 still lacks), which turn into failures the day their property writes one."""
 
-ALLOWED_IMPORTS = {"numpy", "tensorflow", "keras", "tf_keras", "importlib", "inspect", "os", "platform", "traceback"}
+ALLOWED_IMPORTS = {"numpy", "tensorflow", "keras", "tf_keras", "importlib", "inspect", "os", "platform", "tempfile",
+                   "traceback"}
 
 
 def cases():
@@ -82,16 +88,31 @@ def imported_modules(source: str) -> set[str]:
     return names
 
 
-def run_script(script, module_name: str | None = None, fault: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``script`` in a fresh interpreter, with ``fault`` of ``module_name`` injected if given."""
+def run_script(script, fault: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``script`` in a fresh interpreter, with ``fault`` ("module:expression" naming a
+    :class:`~selfchecks.injection.Fault`) injected if given."""
     if fault is None:
         command = [sys.executable, str(script)]
     else:
-        runner = (f"import runpy\nfrom {module_name} import FAULTS\n"
-                  f"with FAULTS[{fault!r}].inject():\n    runpy.run_path({str(script)!r}, run_name='__main__')")
+        module_name, _, expression = fault.partition(":")
+        runner = (f"import runpy\nimport {module_name}\n"
+                  f"with {module_name}.{expression}.inject():\n    runpy.run_path({str(script)!r}, run_name='__main__')")
         command = [sys.executable, "-c", runner]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def assert_script_shows(directory, fault: str) -> None:
+    """The one script written in ``directory`` imports only Keras, NumPy and the standard library,
+    exits 1 with ``fault`` injected and 0 without it."""
+    scripts = list(directory.glob("*.py"))
+    assert len(scripts) == 1, f"reproducers written under {fault}: {scripts}"
+    source = scripts[0].read_text()
+    assert imported_modules(source) <= ALLOWED_IMPORTS, imported_modules(source) - ALLOWED_IMPORTS
+    broken = run_script(scripts[0], fault)
+    assert broken.returncode == REPRODUCES, f"under {fault}:\n{broken.stdout}{broken.stderr}"
+    healthy = run_script(scripts[0])
+    assert healthy.returncode == AGREES, f"healthy Keras:\n{healthy.stdout}{healthy.stderr}"
 
 
 @pytest.mark.parametrize("module_name, case", cases())
@@ -100,17 +121,23 @@ def test_reproducer_shows_the_fault(module_name, case, tmp_path, monkeypatch):
     NumPy and the standard library, exits 1 with the fault injected and 0 without it."""
     monkeypatch.setenv(REPORT_DIR_VARIABLE, str(tmp_path))
     monkeypatch.setenv(RUN_VARIABLE, "0")  # this check runs the script itself, twice
-    family = FAMILIES[module_name]
-    assert_property_fails(family.FAULTS[case.fault], case)
-    scripts = list(tmp_path.glob("*.py"))
-    assert len(scripts) == 1, f"{case.test_id} failed under {case.fault}; reproducers written: {scripts}"
-    script = scripts[0]
-    source = script.read_text()
-    assert imported_modules(source) <= ALLOWED_IMPORTS, imported_modules(source) - ALLOWED_IMPORTS
-    broken = run_script(script, module_name, case.fault)
-    assert broken.returncode == REPRODUCES, f"under {case.fault}:\n{broken.stdout}{broken.stderr}"
-    healthy = run_script(script)
-    assert healthy.returncode == AGREES, f"healthy Keras:\n{healthy.stdout}{healthy.stderr}"
+    assert_property_fails(FAMILIES[module_name].FAULTS[case.fault], case)
+    assert_script_shows(tmp_path, f"{module_name}:FAULTS[{case.fault!r}]")
+
+
+@pytest.mark.parametrize("file_format", ["keras", "h5"])
+def test_save_load_reproducer_shows_the_fault(file_format, tmp_path, monkeypatch):
+    """The save/load check (fixed examples, no Hypothesis) fails under its fault and writes a
+    script that exits 1 with the fault injected and 0 without it."""
+    monkeypatch.setenv(REPORT_DIR_VARIABLE, str(tmp_path / "reports"))
+    monkeypatch.setenv(RUN_VARIABLE, "0")
+    (tmp_path / "saved").mkdir()
+    assert_fails_under(
+        propagation_faults.SAVE_LOAD_FAULT, f"reloaded from {file_format}",
+        lambda: check_reload_keeps_masking(EMBED_LSTM, "sequential", file_format, tmp_path / "saved"),
+        f"check_reload_keeps_masking(EMBED_LSTM, 'sequential', {file_format!r})",
+    )
+    assert_script_shows(tmp_path / "reports", f"{propagation_faults.__name__}:SAVE_LOAD_FAULT")
 
 
 def _sample(kind: str, rng):

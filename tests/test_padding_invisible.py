@@ -12,9 +12,8 @@ from hypothesis.extra import numpy as hnp
 from kmask import report
 from kmask.build import model_for
 from kmask.checks import assert_eager_runs_agree, assert_same_real_outputs
-from kmask.compare import tolerance
 from kmask.draw import stacks_without_known_divergences
-from kmask.forward_checks import EXTRA_PADDING, check_padded_equals_alone
+from kmask.forward_checks import check_extra_padding_ignored, check_padded_equals_alone, two_runs_script
 from kmask.run import call_eagerly
 from strategies import APIS, CATALOG, supported
 
@@ -24,15 +23,6 @@ FOCUS_CASES = [
     for api in APIS
     if supported(kind, api)
 ]
-
-
-def two_runs_script(title, expectation, spec, models, run_a, batch_a, run_b, batch_b) -> report.Reproducer:
-    rows = range(batch_a.batch_size)
-    return report.script(
-        title, expectation, models, [run_a, run_b],
-        report.row_comparisons(spec, batch_a, 0, rows, batch_b, 1, rows),
-        tolerance(spec.depth, max(batch_a.timesteps, batch_b.timesteps)),
-    )
 
 
 @pytest.mark.parametrize("focus, api", FOCUS_CASES)
@@ -76,24 +66,6 @@ def test_real_outputs_ignore_padding_content(focus, api, data):
         label="new_padding_content",
     )
     check_padding_content_ignored(spec, api, batch, content)
-
-
-def check_extra_padding_ignored(spec, api, batch):
-    longer = batch.extended(EXTRA_PADDING)
-    script = functools.partial(
-        two_runs_script,
-        f"More padding changes a {api} model's real outputs: {spec}",
-        f"appending {EXTRA_PADDING} more padded timesteps (run 1) changes no real output and no "
-        "final output of run 0",
-        spec, {"make_model": (spec, api)},
-        report.run_of("make_model", spec, batch), batch, report.run_of("make_model", spec, longer), longer,
-    )
-    with report.reproduced_by("extra_padding", script):
-        assert_eager_runs_agree(
-            spec, model_for(spec, api, batch.timesteps), batch,
-            model_for(spec, api, longer.timesteps), longer,
-            f"padded vs {EXTRA_PADDING} more padded steps",
-        )
 
 
 @pytest.mark.parametrize("focus, api", FOCUS_CASES)

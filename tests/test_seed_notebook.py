@@ -9,9 +9,10 @@ Keras since TF 2.12 divides by the real timesteps only, so the two must now agre
 
 import numpy as np
 
-from kmask.compare import assert_close, loss_tolerance
+from kmask import report
+from kmask.compare import assert_close
 from kmask.keras_compat import describe
-from kmask.seed_notebook import REAL, X, Y_TRUE, seed_notebook_model
+from kmask.seed_notebook import LOSS_TOLERANCE, REAL, X, Y_TRUE, seed_notebook_model, seed_notebook_script
 
 
 def test_seed_notebook_evaluate_equals_masked_loss():
@@ -23,10 +24,11 @@ def test_seed_notebook_evaluate_equals_masked_loss():
     masked = per_step[REAL].mean()
     divided_by_all_steps = per_step[REAL].sum() / per_step.size
     evaluated = model.evaluate(X, Y_TRUE, verbose=0)
-    assert_close(
-        evaluated, masked, loss_tolerance(depth=2, timesteps=5),
-        f"On {describe()}, evaluate() reports {evaluated:.6f} but the masked mae over the "
-        f"{int(REAL.sum())} real timesteps is {masked:.6f}. Older tf.keras reported the masked "
-        f"sum divided by all {per_step.size} timesteps ({divided_by_all_steps:.6f}), which is "
-        "what the seed notebook saw; see https://github.com/keras-team/keras/issues/15323",
-    )
+    with report.reproduced_by("seed_notebook", seed_notebook_script, fixed_example=True):
+        assert_close(
+            evaluated, masked, LOSS_TOLERANCE,
+            f"On {describe()}, evaluate() reports {evaluated:.6f} but the masked mae over the "
+            f"{int(REAL.sum())} real timesteps is {masked:.6f}. Older tf.keras reported the masked "
+            f"sum divided by all {per_step.size} timesteps ({divided_by_all_steps:.6f}), which is "
+            "what the seed notebook saw; see https://github.com/keras-team/keras/issues/15323",
+        )
