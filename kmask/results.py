@@ -11,12 +11,14 @@ the version report. The file holds::
                      "date", "keras_path", "xfails_file"},
      "exit_status": pytest's exit code,
      "unmatched_expectations": [{"pattern", "reason", "line"}, ...],
-     "tests": [{"nodeid", "outcome", "divergence", "expectation", "message"}, ...]}
+     "wall_seconds": the session's wall time,
+     "tests": [{"nodeid", "outcome", "divergence", "expectation", "message", "seconds"}, ...]}
 
 ``outcome`` is passed, failed, skipped, xfailed, xpassed or error (a failing setup, teardown or
 collection); ``divergence`` the recorded divergence a ``test_known_divergence[<id>]`` replays, or
 that a skip or xfail message names; ``expectation`` the xfails-file pattern that marked the test;
-``message`` the first line of the failure, skip or xfail message (None for a pass).
+``message`` the first line of the failure, skip or xfail message (None for a pass);
+``seconds`` the test's setup, call and teardown time (where a run is slow, this says which tests).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import json
 import os
 import platform
 import re
+import time
 from pathlib import Path
 
 import hypothesis
@@ -135,6 +138,8 @@ class ResultsWriter:
         self.environment = environment
         self.expectations = expectations
         self.tests: dict[str, dict] = {}
+        self.seconds: dict[str, float] = {}
+        self.started = time.monotonic()
 
     def _record(self, report, outcome: str):
         message = first_line(report)
@@ -148,6 +153,7 @@ class ResultsWriter:
         }
 
     def pytest_runtest_logreport(self, report):
+        self.seconds[report.nodeid] = self.seconds.get(report.nodeid, 0.0) + report.duration
         outcome = self.config.hook.pytest_report_teststatus(report=report, config=self.config)[0]
         # setup and teardown report "" when they pass; an error outranks the call's outcome
         if outcome and (report.nodeid not in self.tests or outcome == "error"):
@@ -164,7 +170,9 @@ class ResultsWriter:
             "environment": self.environment,
             "exit_status": int(exitstatus),
             "unmatched_expectations": [e.as_dict() for e in unmatched or ()],
-            "tests": sorted(self.tests.values(), key=lambda test: test["nodeid"]),
+            "wall_seconds": round(time.monotonic() - self.started, 1),
+            "tests": sorted(({**test, "seconds": round(self.seconds.get(nodeid, 0.0), 2)}
+                             for nodeid, test in self.tests.items()), key=lambda test: test["nodeid"]),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".json.partial")

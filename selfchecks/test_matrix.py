@@ -133,15 +133,17 @@ def test_run_writes_a_result_file_the_report_reads(tmp_path, monkeypatch):
     path = tmp_path / f"{environment_name()}.json"
     assert f"kmask: results written to {path}" in result.stdout
     written = json.loads(path.read_text())
-    assert set(written) == {"schema", "environment", "exit_status", "unmatched_expectations", "tests"}
+    assert set(written) == {"schema", "environment", "exit_status", "unmatched_expectations", "wall_seconds", "tests"}
     assert set(written["environment"]) == {
         "name", "python", "tensorflow", "keras", "keras_flavour", "keras_generation", "backend", "numpy",
         "hypothesis", "hypothesis_profile", "max_examples", "date", "keras_path", "xfails_file",
     }
     assert written["environment"]["hypothesis_profile"] == "ci"
-    assert written["tests"] == [{
+    (test,) = written["tests"]
+    assert 0 < test.pop("seconds") <= written["wall_seconds"]
+    assert test == {
         "nodeid": "tests/test_seed_notebook.py::test_seed_notebook_evaluate_equals_masked_loss",
         "outcome": "passed", "divergence": None, "expectation": None, "message": None,
-    }]
+    }
     run = matrix.load(tmp_path)[0]
     assert matrix.build([run]).verdict("compiled loss", run.name) == matrix.PASS

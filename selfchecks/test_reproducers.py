@@ -57,6 +57,7 @@ WRITES_REPRODUCERS = {
     "tests/test_mixed_precision.py::test_mixed_precision_agrees_with_float32",
     "tests/test_edge_shapes.py::test_edge_shapes_keep_padding_invisible",
     "tests/test_edge_shapes.py::test_empty_batch_gives_empty_outputs",
+    "tests/test_edge_shapes.py::test_predict_over_padded_batches_equals_eager",
     "tests/test_seed_notebook.py::test_seed_notebook_evaluate_equals_masked_loss",
 }
 """The properties that write a reproducer when they fail; the others' cases are strict xfails
