@@ -319,12 +319,13 @@ def outputs(model, x, mask=None, mode="eager"):
 
 _PREDICT_OUTPUTS = '''
 def outputs(model, x, mask=None, mode="eager"):
-    """The model called eagerly, or through compile(jit_compile=XLA) and predict()."""
+    """The model called eagerly, or through compile(jit_compile=XLA) and predict() in batches of
+    {batch_size}."""
     if mode == "eager":
         out = model(x, training=False)
     else:
         model.compile(jit_compile=XLA)
-        out = model.predict(x, batch_size=len(x), verbose=0)
+        out = model.predict(x, batch_size={batch_size}, verbose=0)
     return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 '''
 
@@ -343,20 +344,11 @@ def outputs(model, x, mask=None, mode="training"):
     return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 '''
 
-_PREDICT_BATCHES_OUTPUTS = '''
-def outputs(model, x, mask=None, mode="eager"):
-    """The model called eagerly, or through predict() in batches of PREDICT_BATCH_SIZE rows."""
-    if mode == "eager":
-        out = model(x, training=False)
-    else:
-        model.compile(jit_compile=False)
-        out = model.predict(x, batch_size=PREDICT_BATCH_SIZE, verbose=0)
-    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
-'''
-
 MODE_OUTPUTS = {"tf_function": (_CALL_OUTPUTS, False), "xla": (_CALL_OUTPUTS, True),
-                "predict": (_PREDICT_OUTPUTS, False), "predict_jit": (_PREDICT_OUTPUTS, True),
-                "predict_batches": (_PREDICT_BATCHES_OUTPUTS, None), "training": (_TRAINING_OUTPUTS, None)}
+                "predict": (_PREDICT_OUTPUTS.replace("{batch_size}", "len(x)"), False),
+                "predict_jit": (_PREDICT_OUTPUTS.replace("{batch_size}", "len(x)"), True),
+                "predict_batches": (_PREDICT_OUTPUTS.replace("{batch_size}", "PREDICT_BATCH_SIZE"), False),
+                "training": (_TRAINING_OUTPUTS, None)}
 """The ``outputs`` function and its XLA flag (None: no XLA choice) of a script that calls a
 model in that mode (kmask.modes.MODES, training=True, or predict() in batches of
 ``PREDICT_BATCH_SIZE``, a constant the script defines)."""
