@@ -179,17 +179,19 @@ DIVERGENCES = (
         keras=">=3.4.1,<3.9",
         reason=(
             "evaluate() and fit() of a compiled (graph or XLA) model holding a masked "
-            "TimeDistributed raise 'Using a symbolic tf.Tensor as a Python bool' on their first "
-            "batch, because TimeDistributed.call compares the mask's shape, whose batch size is "
-            "symbolic in the traced step, with a Python tuple (the same check as "
-            "timedistributed-predict-retrace-raises, reached without a retrace)."
+            "TimeDistributed raise 'Using a symbolic tf.Tensor as a Python bool' when the traced "
+            "batch size is not static (fewer rows than batch_size, Keras's default 32 included, "
+            "or a last partial batch), because TimeDistributed.call compares the mask's shape "
+            "with a Python tuple (the same check as timedistributed-predict-retrace-raises, "
+            "reached without a retrace); batches that divide the rows evenly run."
         ),
         upstream="none found as an issue (searched keras-team/keras issues, 2026-12-01); the "
         "check came with keras-team/keras@b038ce2 (3.4.1) and was fixed by "
         "https://github.com/keras-team/keras/pull/20765 (3.9.0)",
         observed="reproduces on 3.4.1, 3.5.0, 3.6.0, 3.7.0 and 3.8.0; absent on 3.0.5-3.3.3, "
         "3.9.2-3.15.1, 2.12.0 and 2.15.0 (evaluate() of Embedding(mask_zero) -> "
-        "TimeDistributed(Dense) -> Dense in graph mode, run 2026-12-01).",
+        "TimeDistributed(Dense) -> Dense in graph mode, 4 rows in the default batch of 32, run "
+        "2026-12-01); on 3.5.0 the same evaluate() with batch_size equal to the rows runs.",
         matches=_timedistributed_compiled,
     ),
     Divergence(

@@ -60,6 +60,8 @@ def padded_vs_alone_script(spec, api, batch) -> str:
 
 
 def two_runs_script(title, expectation, spec, models, run_a, batch_a, run_b, batch_b) -> report.Reproducer:
+    """The script comparing run ``a`` on ``batch_a`` with run ``b`` on ``batch_b``, row by row, at
+    real steps and final outputs."""
     rows = range(batch_a.batch_size)
     return report.script(
         title, expectation, models, [run_a, run_b],

@@ -20,7 +20,6 @@ from kmask import replay
 from kmask.properties import ROOT, load
 from kmask.report import AGREES, REPORT_DIR_VARIABLE, REPRODUCES, RUN_VARIABLE
 from kmask.reproducers import PER_STEP_LOSS, PER_STEP_METRIC, function_source
-
 from kmask.save_load import EMBED_LSTM, check_reload_keeps_masking
 
 from . import edge_faults, extreme_faults, faults, loss_faults, propagation_faults, training_faults
