@@ -55,6 +55,7 @@ class Run:
     environment: dict
     tests: list[dict]
     unmatched_expectations: list[dict]
+    wall_seconds: float | None = None
 
     @property
     def name(self) -> str:
@@ -84,7 +85,8 @@ def load(directory: Path) -> list[Run]:
         data = json.loads(path.read_text())
         if not isinstance(data, dict) or "environment" not in data or "tests" not in data:
             raise SystemExit(f"{path}: not a kmask result file (no 'environment' and 'tests')")
-        runs.append(Run(data["environment"], data["tests"], data.get("unmatched_expectations", [])))
+        runs.append(Run(data["environment"], data["tests"], data.get("unmatched_expectations", []),
+                        data.get("wall_seconds")))
     if not runs:
         raise SystemExit(f"no *.json result files in {directory}: run the suite with KMASK_RESULTS_DIR={directory}")
     return sorted(runs, key=lambda run: environment_key(run.name))
@@ -231,14 +233,17 @@ def markdown(matrix: Matrix, source: Path) -> str:
         LEGEND,
         "## Environments",
         "",
-        "| environment | TensorFlow | Keras | flavour | backend | Python | profile | examples | Keras from |",
-        "|---|---|---|---|---|---|---|---:|---|",
+        "| environment | TensorFlow | Keras | flavour | backend | Python | profile | examples | minutes "
+        "| kmask commit | Keras from |",
+        "|---|---|---|---|---|---|---|---:|---:|---|---|",
     ]
     for run in runs:
         e = run.environment
+        minutes = f"{run.wall_seconds / 60:.1f}" if run.wall_seconds is not None else "?"
         out.append(
             f"| {run.name} | {e['tensorflow']} | {e['keras']} | {e['keras_flavour']} | {e['backend']} | "
-            f"{e['python']} | {e['hypothesis_profile']} | {e['max_examples']} | `{_short_path(e['keras_path'])}` |"
+            f"{e['python']} | {e['hypothesis_profile']} | {e['max_examples']} | {minutes} | "
+            f"{e.get('kmask_commit') or '?'} | `{_short_path(e['keras_path'])}` |"
         )
     out += ["", "## Matrix", "", "| | " + " | ".join(run.name for run in runs) + " |",
             "|---|" + "---|" * len(runs)]

@@ -8,7 +8,7 @@ the version report. The file holds::
     {"schema": 1,
      "environment": {"name", "python", "tensorflow", "keras", "keras_flavour", "keras_generation",
                      "backend", "numpy", "hypothesis", "hypothesis_profile", "max_examples",
-                     "date", "keras_path", "xfails_file"},
+                     "date", "keras_path", "xfails_file", "kmask_commit"},
      "exit_status": pytest's exit code,
      "unmatched_expectations": [{"pattern", "reason", "line"}, ...],
      "wall_seconds": the session's wall time,
@@ -18,7 +18,10 @@ the version report. The file holds::
 collection); ``divergence`` the recorded divergence a ``test_known_divergence[<id>]`` replays, or
 that a skip or xfail message names; ``expectation`` the xfails-file pattern that marked the test;
 ``message`` the first line of the failure, skip or xfail message (None for a pass);
-``seconds`` the test's setup, call and teardown time (where a run is slow, this says which tests).
+``seconds`` the test's setup, call and teardown time (where a run is slow, this says which tests);
+``kmask_commit`` the commit of this checkout (``git rev-parse HEAD``, "+dirty" with uncommitted
+changes; None outside a git checkout), so a report assembled from runs of several days says which
+suite each ran.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -67,6 +71,19 @@ def results_path(directory: Path) -> Path:
     return directory / f"{environment_name()}.json"
 
 
+def kmask_commit() -> str | None:
+    """The commit of the kmask checkout this run imports, "+dirty" when it has uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
 def environment(profile: str, xfails_file: Path | None) -> dict:
     """The environment stamp of this run (call after the Hypothesis profile is loaded)."""
     return {
@@ -84,6 +101,7 @@ def environment(profile: str, xfails_file: Path | None) -> dict:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "keras_path": keras_path(),
         "xfails_file": str(xfails_file) if xfails_file else None,
+        "kmask_commit": kmask_commit(),
     }
 
 

@@ -136,7 +136,7 @@ def test_run_writes_a_result_file_the_report_reads(tmp_path, monkeypatch):
     assert set(written) == {"schema", "environment", "exit_status", "unmatched_expectations", "wall_seconds", "tests"}
     assert set(written["environment"]) == {
         "name", "python", "tensorflow", "keras", "keras_flavour", "keras_generation", "backend", "numpy",
-        "hypothesis", "hypothesis_profile", "max_examples", "date", "keras_path", "xfails_file",
+        "hypothesis", "hypothesis_profile", "max_examples", "date", "keras_path", "xfails_file", "kmask_commit",
     }
     assert written["environment"]["hypothesis_profile"] == "ci"
     (test,) = written["tests"]
