@@ -16,11 +16,12 @@ from packaging.version import Version
 
 from strategies import LayerSpec, StackSpec
 
-from .build import CACHE, build, uniform_weights, weights_for
+from .build import CACHE, uniform_weights, weights_for
 from .divergences import BY_ID
 from .keras_compat import GENERATION, KERAS_VERSION, keras, tf
 from .loss_reference import ACCURACY_FOR_TARGET, LOSSES
 from .run import as_list
+from .training import build_with_policy
 
 EXECUTIONS = ("eager", "graph", "jit")
 """``run_eagerly=True``, the default ``tf.function``, and ``jit_compile=True`` (XLA)."""
@@ -68,21 +69,23 @@ def weighted_metric_names(loss: str) -> list[str]:
     return ["sparse_categorical_accuracy"] if LOSSES[loss][1] == "sparse" else ["mae"]
 
 
-def with_head(spec: StackSpec, loss: str) -> StackSpec:
-    """``spec`` plus the Dense head whose activation ``loss`` expects."""
+def with_head(spec: StackSpec, loss: str, policy: str = "float32") -> StackSpec:
+    """``spec`` plus the Dense head whose activation ``loss`` expects (under a mixed policy a
+    float32 head, as Keras's mixed-precision guide asks for the output layer)."""
     activation = LOSSES[loss][0]
-    head = LayerSpec.make("Dense", units=3, activation=activation)
+    dtype = {} if policy == "float32" else {"dtype": "float32"}
+    head = LayerSpec.make("Dense", units=3, activation=activation, **dtype)
     return dataclasses.replace(spec, layers=spec.layers + (head,))
 
 
 class CompiledModel:
     """One model of ``spec`` compiled for ``loss`` in ``execution`` mode."""
 
-    def __init__(self, spec: StackSpec, api: str, loss: str, execution: str, timesteps):
+    def __init__(self, spec: StackSpec, api: str, loss: str, execution: str, timesteps, policy: str = "float32"):
         if execution not in EXECUTIONS:
             raise ValueError(f"unknown execution {execution!r}; choose one of {EXECUTIONS}")
         self.spec = spec
-        self.model = build(spec, api, timesteps)
+        self.model = build_with_policy(spec, api, policy, timesteps)
         metrics = [
             keras.metrics.MeanMetricWrapper(half_squared_error, name=name)
             if name == "half_squared_error_metric" else name
@@ -127,11 +130,12 @@ class CompiledModel:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
 
 
-def compiled_for(spec: StackSpec, api: str, loss: str, execution: str, timesteps: int):
-    """The cached :class:`CompiledModel` (a new one per timestep bucket only for unrolled RNNs)."""
+def compiled_for(spec: StackSpec, api: str, loss: str, execution: str, timesteps: int, policy: str = "float32"):
+    """The cached :class:`CompiledModel` (a new one per timestep bucket only for unrolled RNNs),
+    built under the dtype policy ``policy``."""
     timesteps = timesteps if spec.needs_fixed_timesteps else None
-    key = ("compiled", spec, api, loss, execution, timesteps)
-    return CACHE.get(key, lambda: CompiledModel(spec, api, loss, execution, timesteps))
+    key = ("compiled", spec, api, loss, execution, timesteps, policy)
+    return CACHE.get(key, lambda: CompiledModel(spec, api, loss, execution, timesteps, policy))
 
 
 OUTPUT_NAMES = ("first", "second")

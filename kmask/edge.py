@@ -25,9 +25,9 @@ EDGE_TIMESTEPS = st.sampled_from([1, 2, 12, 16])
 EDGE_FEATURES = st.sampled_from([3, 5])
 
 SHARE = 3
-"""An edge-shape (or extreme-content) property runs one in ``SHARE`` of the profile's examples:
-each example builds new models, and the usual shapes and contents are covered by every other
-property."""
+"""An edge-shape, extreme-content or mixed-precision-loss property runs one in ``SHARE`` of the
+profile's examples: each example builds (and compiles) new models, and the usual shapes, contents
+and dtypes are covered by every other property."""
 
 
 def budget():

@@ -16,7 +16,7 @@ from strategies import StackSpec
 
 from . import loss_reference as ref
 from . import report, reproducers
-from .compare import assert_close, loss_tolerance
+from .compare import assert_close, policy_loss_tolerance
 from .build import CACHE
 from .compiled import compiled_for
 from .divergences import BY_ID
@@ -44,12 +44,14 @@ class LossCase:
     mask: np.ndarray
     targets: np.ndarray
     sample_weight: np.ndarray | None
+    policy: str = "float32"
+    """The dtype policy the model is built under (a mixed one keeps a float32 head)."""
 
     def __repr__(self) -> str:
         with np.printoptions(precision=6, threshold=100_000, linewidth=100):
             return (
                 f"LossCase(model={self.spec} [{self.api}], loss={self.loss!r}, "
-                f"execution={self.execution!r}, method={self.method!r}, batch_size={self.batch_size}, "
+                f"policy={self.policy!r}, execution={self.execution!r}, method={self.method!r}, batch_size={self.batch_size}, "
                 f"weight_seed={self.seed},\n  values={self.values!r},\n  mask={self.mask!r},\n"
                 f"  targets={self.targets!r},\n  sample_weight={self.sample_weight!r})"
             )
@@ -57,7 +59,7 @@ class LossCase:
 
 def run_case(case: LossCase):
     """The logs Keras reports for ``case``, and the eager predictions the reference uses."""
-    compiled = compiled_for(case.spec, case.api, case.loss, case.execution, case.values.shape[1])
+    compiled = compiled_for(case.spec, case.api, case.loss, case.execution, case.values.shape[1], case.policy)
     compiled.set_weights(case.seed)
     predictions = compiled.predict_eagerly(case.values)
     try:
@@ -74,7 +76,13 @@ def chunks(case: LossCase):
 
 
 def where(case: LossCase) -> str:
-    return f"{case.method} ({case.execution}, batches of {case.batch_size}) of {case.spec} [{case.api}]"
+    policy = "" if case.policy == "float32" else f" under {case.policy}"
+    return f"{case.method} ({case.execution}, batches of {case.batch_size}) of {case.spec} [{case.api}]{policy}"
+
+
+def tolerance_of(case: LossCase) -> float:
+    """The tolerance of a loss of ``case``: float32's, plus 16-bit rounding under a mixed policy."""
+    return policy_loss_tolerance(case.spec, case.values.shape[1], case.policy)
 
 
 def check_loss(case: LossCase) -> None:
@@ -97,7 +105,7 @@ def _check_loss(case: LossCase) -> None:
     ]
     expected = ref.over_batches(batch_losses, [len(case.mask[rows]) for rows in chunks(case)])
     assert_close(
-        logs["loss"], expected, loss_tolerance(case.spec.depth, case.values.shape[1]),
+        logs["loss"], expected, tolerance_of(case),
         f"'{case.loss}' loss reported by {where(case)} vs sum(mask*weight*loss)/sum(mask) per batch "
         f"({[round(b, 6) for b in batch_losses]}), batch-size-weighted over batches",
     )
@@ -111,6 +119,6 @@ def check_padded_targets_ignored(case: LossCase, other_targets: np.ndarray) -> N
         first, _ = run_case(case)
         second, _ = run_case(dataclasses.replace(case, targets=other_targets))
         assert_close(
-            second["loss"], first["loss"], loss_tolerance(case.spec.depth, case.values.shape[1]),
+            second["loss"], first["loss"], tolerance_of(case),
             f"'{case.loss}' loss of {where(case)} after changing only the targets at padded steps",
         )

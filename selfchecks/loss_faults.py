@@ -214,6 +214,8 @@ CASES = [
               "after changing only the targets at padded steps"),
     FaultCase("loss_divides_by_all_steps", LOSS + "test_compiled_loss_equals_masked_reference",
               dict(execution="graph"), REFERENCE_LOSS),
+    FaultCase("loss_divides_by_all_steps", LOSS + "test_mixed_precision_loss_equals_masked_reference", {},
+              REFERENCE_LOSS),
     FaultCase("loss_divides_by_all_steps",
               "tests/test_seed_notebook.py::test_seed_notebook_evaluate_equals_masked_loss", {},
               "Older tf.keras"),

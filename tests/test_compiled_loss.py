@@ -18,6 +18,7 @@ from kmask import report
 from kmask.compare import assert_close, loss_tolerance
 from kmask.compiled import BATCHED_METHODS, EXECUTIONS, METHODS, with_head
 from kmask.divergences import BY_ID
+from kmask.edge import budget
 from kmask.reproducers import metric_reproducer
 from kmask.draw import targets, without_known_divergences
 from kmask.loss_checks import (
@@ -43,6 +44,8 @@ REPRESENTATIVE_LOSSES = {
 }
 """One loss per kind of target: the metric and padded-target properties draw from these."""
 
+MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+
 PER_SAMPLE_WEIGHTS_FAIL = BY_ID["sample-weight-sequence-outputs-fail"]
 JIT_TIMESTEP_WEIGHTS_FAIL = BY_ID["jit-timestep-sample-weight-fails"]
 METRICS_IGNORE_MASK = BY_ID["unweighted-metrics-ignore-mask"]
@@ -50,10 +53,10 @@ BATCHES_UNWEIGHTED = BY_ID["loss-batches-averaged-unweighted"]
 
 
 @st.composite
-def loss_specs(draw, api: str) -> StackSpec:
+def loss_specs(draw, api: str, styles=("masking", "embedding")) -> StackSpec:
     """Masking or Embedding, then at most one sequence layer that keeps the mask (no Dropout:
     fit and train_on_batch run in training mode, the reference in inference mode)."""
-    style = draw(st.sampled_from(["masking", "embedding"]), label="style")
+    style = draw(st.sampled_from(styles), label="style")
     context = context_layers(api).filter(lambda layer: layer.kind != "Dropout")
     layers = draw(st.lists(context, max_size=1), label="context")
     mask_value = draw(mask_values(), label="mask_value") if style == "masking" else 0.0
@@ -73,12 +76,17 @@ def sample_weights(mask: np.ndarray, execution: str) -> st.SearchStrategy:
 
 
 @st.composite
-def loss_cases(draw, losses, execution: str, *, methods=METHODS) -> LossCase:
-    """A model with a head for one of ``losses``, compiled for ``execution``, and what to run."""
+def loss_cases(draw, losses, execution: str, *, methods=METHODS, policy: str = "float32") -> LossCase:
+    """A model with a head for one of ``losses``, built under the dtype ``policy``, compiled for
+    ``execution``, and what to run. Under a mixed policy the mask comes from Embedding only
+    (Masking compares in 16 bits there: a recorded divergence, replayed by its witness)."""
     loss = draw(st.sampled_from(list(losses)), label="loss")
     api = draw(st.sampled_from(["sequential", "functional", "subclassed"]), label="api")
-    specs = without_known_divergences(loss_specs(api), f"compiled {execution}")
-    spec = with_head(draw(specs, label="spec"), loss)
+    styles = ("masking", "embedding") if policy == "float32" else ("embedding",)
+    specs = without_known_divergences(loss_specs(api, styles), f"compiled {execution}")
+    if policy != "float32":
+        specs = without_known_divergences(specs, policy)
+    spec = with_head(draw(specs, label="spec"), loss, policy)
     batch = draw(spec.batches(batch_size=st.just(BATCH_SIZE), min_length=MIN_REAL_STEPS), label="batch")
     method = draw(st.sampled_from(methods), label="method")
     split = (method in BATCHED_METHODS and not BATCHES_UNWEIGHTED.active
@@ -95,6 +103,7 @@ def loss_cases(draw, losses, execution: str, *, methods=METHODS) -> LossCase:
         mask=batch.mask,
         targets=draw(targets(ref.LOSSES[loss][1], batch.mask), label="targets"),
         sample_weight=draw(sample_weights(batch.mask, execution), label="sample_weight"),
+        policy=policy,
     )
 
 
@@ -105,6 +114,17 @@ def test_compiled_loss_equals_masked_reference(execution, data):
     the sum of mask x sample weight x per-step loss over the number of real steps, averaged over
     batches by batch size, for every loss, eagerly, in graph mode and under XLA."""
     check_loss(data.draw(loss_cases(ref.LOSSES, execution), label="case"))
+
+
+@budget()
+@given(data=st.data())
+def test_mixed_precision_loss_equals_masked_reference(data):
+    """Under mixed_float16 or mixed_bfloat16, with a float32 output layer, the loss that
+    evaluate, test_on_batch, train_on_batch and fit report equals the masked reference computed
+    from the model's own eager predictions, within 16-bit rounding, in every execution mode."""
+    policy = data.draw(st.sampled_from(MIXED_POLICIES), label="policy")
+    execution = data.draw(st.sampled_from(EXECUTIONS), label="execution")
+    check_loss(data.draw(loss_cases(REPRESENTATIVE_LOSSES, execution, policy=policy), label="case"))
 
 
 def masks_metric(name: str, case: LossCase) -> bool:
