@@ -15,7 +15,7 @@ from typing import Callable
 
 from packaging.specifiers import SpecifierSet
 
-from strategies import StackSpec
+from strategies import PER_STEP, StackSpec
 
 from .keras_compat import BACKEND, KERAS_VERSION, TF_VERSION
 from .modes import PREDICT_MODES
@@ -102,6 +102,19 @@ def _bidirectional_unrolled(spec: StackSpec, how: str) -> bool:
         layer.kind == "Bidirectional" and layer.recurrent.option("unroll", False)
         for layer in spec.layers
     )
+
+
+def _reversed_sequence_mask_read(spec, how: str) -> bool:
+    """A Functional graph holding a ``go_backwards`` RNN that returns sequences (its output mask
+    is checked against the rule), or a stack where a layer after one reads the mask."""
+    if how == "graph":
+        return any(node.layer.reverses_time for node in spec.nodes)
+    reversed_yet = False
+    for layer in spec.layers:
+        if reversed_yet and layer.kind not in PER_STEP:
+            return True
+        reversed_yet = reversed_yet or layer.reverses_time
+    return False
 
 
 def _extreme_content_reaches(kind: str, families: tuple[str, ...]):
@@ -611,6 +624,21 @@ DIVERGENCES = (
         observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.14.1; absent on 3.15.1 "
         "(witness run 2026-12-01).",
         matches=_empty_batch_reaches("GlobalAveragePooling1D"),
+    ),
+    Divergence(
+        id="go-backwards-sequence-mask-not-reversed",
+        keras=">=2.12",
+        reason=(
+            "An LSTM, GRU or SimpleRNN with go_backwards=True and return_sequences=True emits its "
+            "outputs last step first but passes on the input mask unreversed, so a layer after it "
+            "(GlobalAveragePooling1D, another RNN, attention) reads the initial-state outputs of the "
+            "padded steps as real and skips the real ones."
+        ),
+        upstream="https://github.com/keras-team/keras/issues/6022 (closed as stale, 2017; the same "
+        "report as keras-team/keras#3737); RNN.compute_mask still returns the input mask",
+        observed="reproduces on 2.12.0, 2.15.0, tf-keras 2.21.0, 3.0.5, 3.3.3, 3.8.0, 3.11.3, 3.14.1 "
+        "and 3.15.1 (plain script and witness, 2026-12-01).",
+        matches=_reversed_sequence_mask_read,
     ),
 )
 

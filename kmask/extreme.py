@@ -29,6 +29,7 @@ from .checks import assert_same_real_outputs
 from .compare import assert_close, tolerance
 from .divergences import BY_ID, active_matches
 from .keras_compat import GENERATION, keras, layers, tf
+from .oracle import real_outputs
 from .run import as_list, call_eagerly
 
 ATTENTIONS = ("MultiHeadAttention", "Attention", "AdditiveAttention")
@@ -67,12 +68,13 @@ def _pooling_probe(spec: StackSpec):
 
 def check_pooling_gives_masked_mean(spec: StackSpec, batch) -> None:
     """The GlobalAveragePooling1D of ``spec`` gives, for every row of ``batch``, the mean of its
-    input over the row's real steps, and zeros for a row without any."""
+    input over the row's real steps (last first after a ``go_backwards`` RNN returning sequences),
+    and zeros for a row without any."""
     probe = CACHE.get(("pooling probe", spec), lambda: _pooling_probe(spec))
     with report.reproduced_by("pooling_mean", lambda: pooling_script(spec, batch)):
         pooled_input, pooled = call_eagerly(probe, batch)
         assert_close(
-            pooled, masked_mean(pooled_input, batch.mask), tolerance(spec.depth, batch.timesteps),
+            pooled, masked_mean(pooled_input, real_outputs(spec, batch)), tolerance(spec.depth, batch.timesteps),
             f"GlobalAveragePooling1D vs the mean over real steps (zeros for a row without any; "
             f"{int((batch.lengths == 0).sum())} such rows of {batch.batch_size}); model {spec}",
         )
@@ -103,8 +105,9 @@ def pooling_script(spec: StackSpec, batch) -> report.Reproducer:
     body = "\n\n\n".join([
         "layers = keras.layers",
         report.model_source(spec, "functional"),
-        f"X = {report.literal(batch.values)}\nMASK = {report.literal(batch.mask)}  # the real steps\n"
-        f"EXPLICIT_MASK = {'MASK' if batch.style == 'explicit' else 'None'}\n"
+        f"X = {report.literal(batch.values)}\nMASK = {report.literal(real_outputs(spec, batch))}  # the real steps "
+        "of what GlobalAveragePooling1D reads (reversed after go_backwards)\n"
+        f"EXPLICIT_MASK = {report.literal(batch.mask) if batch.style == 'explicit' else 'None'}  # passed as mask=\n"
         f"FIXED_TIMESTEPS = {spec.needs_fixed_timesteps}",
         _POOLING_SIDES.strip(),
     ])

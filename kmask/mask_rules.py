@@ -96,6 +96,10 @@ def _keep_if_sequences(layer: LayerSpec, masks, values) -> list[Mask]:
         return [None] * count
     if layer.kind == "Bidirectional":
         return [masks[0]] * count  # merge_mode=None: both directions keep the mask
+    if rnn.option("go_backwards", False) and masks[0] is not None:
+        # the outputs come last step first, so their real steps are the input's reversed (Keras
+        # passes the input mask on unreversed: go-backwards-sequence-mask-not-reversed)
+        return [masks[0][:, ::-1]] + [None] * (count - 1)
     return [masks[0]] + [None] * (count - 1)  # states have no time axis
 
 

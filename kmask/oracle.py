@@ -23,6 +23,12 @@ def alone_positions(spec: StackSpec, batch: PaddedBatch) -> np.ndarray:
     return index
 
 
+def real_outputs(spec: StackSpec, batch: PaddedBatch) -> np.ndarray:
+    """``(batch, timesteps)`` bool: the positions of a sequence output that hold real steps
+    (reversed after a ``go_backwards`` layer that returns sequences)."""
+    return alone_positions(spec, batch) >= 0
+
+
 def held_outputs(outputs: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """What a recurrent ``return_sequences`` output must hold at every step: the output of
     the last real step so far, or zeros (the initial output) before the first one."""

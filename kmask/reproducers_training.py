@@ -6,7 +6,8 @@ holds the core)."""
 from __future__ import annotations
 
 from . import report
-from .training import ADAM_EPSILON, ADAM_LEARNING_RATE, FIT_EPOCHS, SGD_LEARNING_RATE, real_outputs
+from .oracle import real_outputs
+from .training import ADAM_EPSILON, ADAM_LEARNING_RATE, FIT_EPOCHS, SGD_LEARNING_RATE
 
 API = "functional"
 

@@ -20,7 +20,7 @@ from strategies import PaddedBatch, StackSpec
 
 from .build import CACHE, build, weights_for
 from .keras_compat import GENERATION, keras, tf
-from .oracle import alone_positions
+from .oracle import real_outputs
 from .run import as_tensors
 
 SGD_LEARNING_RATE = 0.1
@@ -31,12 +31,6 @@ ADAM_EPSILON = 1e-3
 Keras's default epsilon (1e-7) a gradient that is zero up to rounding would move a weight by up
 to ``lr``."""
 FIT_EPOCHS = 2
-
-
-def real_outputs(spec: StackSpec, batch: PaddedBatch) -> np.ndarray:
-    """``(batch, timesteps)`` bool: the positions of a sequence output that hold real steps
-    (reversed after a ``go_backwards`` layer that returns sequences)."""
-    return alone_positions(spec, batch) >= 0
 
 
 def projection(spec: StackSpec, index: int, width: int) -> np.ndarray:

@@ -13,7 +13,8 @@ from . import report
 from .build import model_for
 from .compare import MIXED_FACTOR, assert_close, assert_same_length, mixed_tolerance, tolerance
 from .run import call_eagerly
-from .training import policy_model_for, real_outputs
+from .oracle import real_outputs
+from .training import policy_model_for
 
 MIXED_API = "functional"
 

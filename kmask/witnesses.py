@@ -376,6 +376,16 @@ def pooling_empty_row_witness():
     check_pooling_gives_masked_mean(StackSpec("explicit", (LayerSpec.make("GlobalAveragePooling1D"),)), batch)
 
 
+def go_backwards_mask_witness():
+    """LSTM(go_backwards=True, return_sequences=True) -> GlobalAveragePooling1D on post-padded
+    rows: the pooling averages the outputs of the real steps, which come last first."""
+    lstm = LayerSpec.make("LSTM", units=3, return_sequences=True, return_state=False, go_backwards=True,
+                          unroll=False)
+    spec = StackSpec("explicit", (lstm, LayerSpec.make("GlobalAveragePooling1D")))
+    values = np.arange(16, dtype=np.float32).reshape(2, 4, 2) / 8
+    check_pooling_gives_masked_mean(spec, _explicit(values, [[1, 1, 0, 0], [1, 1, 1, 0]]))
+
+
 def attention_no_real_key_witness(kinds=ATTENTIONS):
     """MultiHeadAttention, Attention and AdditiveAttention: a query whose every key is padded
     gets the empty attention (zeros; MultiHeadAttention's output bias), whatever the padded keys
@@ -548,6 +558,7 @@ def unsupported_layer_raises_witness():
 
 
 WITNESSES = {
+    "go-backwards-sequence-mask-not-reversed": go_backwards_mask_witness,
     "bidirectional-unroll-zeroes-backward": bidirectional_unroll_witness,
     "timedistributed-predict-second-length": timedistributed_predict_witness,
     "timedistributed-predict-retrace-raises": timedistributed_predict_raises_witness,

@@ -311,8 +311,9 @@ def stacks(
 
     The focus layer gets every option it allows; context layers before it keep
     sequences aligned with their mask; an optional tail layer follows when the focus
-    has a single output. A time-reversing focus (``go_backwards`` with
-    ``return_sequences``) is followed only by per-timestep layers, which need no mask.
+    has a single output (after a sequence, a per-timestep layer or GlobalAveragePooling1D, which
+    reads the mask: after a time-reversing focus, ``go_backwards`` with ``return_sequences``, it
+    must read the mask reversed).
     The depth (:attr:`StackSpec.depth`) is at most ``max_context + 3``.
 
     ``focus``: one of :data:`CATALOG` that ``api`` can build (see :func:`supported`), or
@@ -340,9 +341,7 @@ def _stacks(draw, focus: str | None, api: str, style: str | None, max_context: i
     layer = draw(catalog_layers(focus, api=api), label="focus_layer")
     tail = []
     if layer.output_count == 1 and draw(st.booleans(), label="has_tail"):
-        if layer.reverses_time:
-            tail_kinds = list(PER_STEP)
-        elif layer.returns_sequence:
+        if layer.returns_sequence:
             tail_kinds = list(PER_STEP) + ["GlobalAveragePooling1D"]
         else:
             tail_kinds = ["Dense", "Dropout", "LayerNormalization"]
