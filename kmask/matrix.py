@@ -56,6 +56,7 @@ class Run:
     tests: list[dict]
     unmatched_expectations: list[dict]
     wall_seconds: float | None = None
+    exit_status: int | None = None
 
     @property
     def name(self) -> str:
@@ -86,7 +87,7 @@ def load(directory: Path) -> list[Run]:
         if not isinstance(data, dict) or "environment" not in data or "tests" not in data:
             raise SystemExit(f"{path}: not a kmask result file (no 'environment' and 'tests')")
         runs.append(Run(data["environment"], data["tests"], data.get("unmatched_expectations", []),
-                        data.get("wall_seconds")))
+                        data.get("wall_seconds"), data.get("exit_status")))
     if not runs:
         raise SystemExit(f"no *.json result files in {directory}: run the suite with KMASK_RESULTS_DIR={directory}")
     return sorted(runs, key=lambda run: environment_key(run.name))
@@ -218,6 +219,14 @@ def _short_path(path: str) -> str:
     return f"…/site-packages{tail}" if marker else path
 
 
+def _exit_words(status: int | None) -> str:
+    """pytest's exit status, named where it means the run is incomplete (its cells then hold only
+    the tests that ran)."""
+    names = {0: "0", 1: "1 (failures)", 2: "2 (interrupted: incomplete)", 3: "3 (internal error: incomplete)",
+             4: "4 (usage error)", 5: "5 (no tests)"}
+    return "?" if status is None else names.get(status, str(status))
+
+
 def markdown(matrix: Matrix, source: Path) -> str:
     """The whole report as Markdown."""
     runs = matrix.runs
@@ -234,8 +243,8 @@ def markdown(matrix: Matrix, source: Path) -> str:
         "## Environments",
         "",
         "| environment | TensorFlow | Keras | flavour | backend | Python | profile | examples | minutes "
-        "| kmask commit | Keras from |",
-        "|---|---|---|---|---|---|---|---:|---:|---|---|",
+        "| pytest exit | kmask commit | Keras from |",
+        "|---|---|---|---|---|---|---|---:|---:|---|---|---|",
     ]
     for run in runs:
         e = run.environment
@@ -243,7 +252,7 @@ def markdown(matrix: Matrix, source: Path) -> str:
         out.append(
             f"| {run.name} | {e['tensorflow']} | {e['keras']} | {e['keras_flavour']} | {e['backend']} | "
             f"{e['python']} | {e['hypothesis_profile']} | {e['max_examples']} | {minutes} | "
-            f"{e.get('kmask_commit') or '?'} | `{_short_path(e['keras_path'])}` |"
+            f"{_exit_words(run.exit_status)} | {e.get('kmask_commit') or '?'} | `{_short_path(e['keras_path'])}` |"
         )
     out += ["", "## Matrix", "", "| | " + " | ".join(run.name for run in runs) + " |",
             "|---|" + "---|" * len(runs)]

@@ -52,7 +52,8 @@ def write_runs(directory):
             "keras_path": "/venv/lib/python3.11/site-packages/keras", "xfails_file": None,
         }
         unmatched = [{"pattern": "tests/gone.py::*", "reason": "removed", "line": 3}] if name == "tf2.21" else []
-        result = {"schema": 1, "environment": environment, "exit_status": 0,
+        result = {"schema": 1, "environment": environment, "exit_status": 2 if name == "nightly" else 0,
+                  "wall_seconds": 90.0,
                   "unmatched_expectations": unmatched, "tests": tests}
         (directory / f"{name}.json").write_text(json.dumps(result))
 
@@ -96,6 +97,8 @@ def test_report_words_cells_changes_and_failures(tmp_path):
     assert "nightly →" not in report and "→ nightly" not in report  # not on an axis
     assert f"- `{PADDING}` (failed): AssertionError: padded batch vs the row run alone" in report
     assert "- tf2.21: line 3: `tests/gone.py::*` (removed)" in report
+    assert "| ci | 10 | 1.5 | 0 | ? |" in report  # minutes, exit status, commit (not stamped here)
+    assert "| 2 (interrupted: incomplete) |" in report
     assert (tmp_path / "out" / "versions.png").read_bytes().startswith(b"\x89PNG")
 
 
