@@ -8,6 +8,7 @@ building costs 10-300 ms and the properties reuse each model for many examples.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 import numpy as np
@@ -172,3 +173,30 @@ def model_for(spec: StackSpec, api: str, timesteps: int | None = None):
     """The cached ``api`` model of ``spec`` (for ``timesteps`` if its RNNs are unrolled)."""
     timesteps = timesteps if spec.needs_fixed_timesteps else None
     return CACHE.get((spec, api, timesteps), lambda: build(spec, api, timesteps))
+
+
+@contextlib.contextmanager
+def global_policy(name: str):
+    """Keras's global dtype policy set to ``name`` for the block, then restored."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def build_with_policy(spec: StackSpec, api: str, policy: str, timesteps: int | None = None):
+    """A model of ``spec`` built under the dtype policy ``policy``, with the spec's weights
+    (mixed policies keep float32 variables, so the weights are the same numbers)."""
+    with global_policy(policy):
+        return build(spec, api, timesteps)
+
+
+def policy_model_for(spec: StackSpec, api: str, policy: str, timesteps: int):
+    """The cached model of ``spec`` built under ``policy``."""
+    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    return CACHE.get(
+        ("policy", spec, api, policy, timesteps),
+        lambda: build_with_policy(spec, api, policy, timesteps),
+    )

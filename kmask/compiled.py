@@ -16,12 +16,11 @@ from packaging.version import Version
 
 from strategies import LayerSpec, StackSpec
 
-from .build import CACHE, uniform_weights, weights_for
+from .build import CACHE, build_with_policy, uniform_weights, weights_for
 from .divergences import BY_ID
 from .keras_compat import GENERATION, KERAS_VERSION, keras, tf
 from .loss_reference import ACCURACY_FOR_TARGET, LOSSES
 from .run import as_list
-from .training import build_with_policy
 
 EXECUTIONS = ("eager", "graph", "jit")
 """``run_eagerly=True``, the default ``tf.function``, and ``jit_compile=True`` (XLA)."""

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from . import report
-from .compare import policy_loss_tolerance
+from .compare import MIXED_FACTOR, policy_loss_tolerance
 from .compiled import FIRST_TEST_ON_BATCH_FAILS
 from .loss_reference import EPSILON
 
@@ -153,11 +153,10 @@ def _case_source(case, metrics: list[str], targets_name: str = "Y") -> list[str]
         f", metrics=[{', '.join(map(metric_source, plain))}]" if plain else "",
         f", weighted_metrics=[{', '.join(map(metric_source, weighted))}]" if weighted else "",
     ])
-    policy = case.policy
     parts.append("\n".join([
         "def compiled_model():",
-        *([f"    keras.mixed_precision.set_global_policy({policy!r})  # 16-bit compute, float32 variables; "
-           "the head keeps dtype='float32'"] if policy != "float32" else []),
+        *([f"    keras.mixed_precision.set_global_policy({case.policy!r})  # 16-bit compute, float32 variables; "
+           "the head keeps dtype='float32'"] if case.policy != "float32" else []),
         f"    model = make_model({'X.shape[1]' if fixed else ''})",
         f"    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss={keras_loss_source(case.loss)}"
         f"{options},",
@@ -232,7 +231,7 @@ def _reproducer(title: str, expected: str, case, parts: list[str]) -> report.Rep
     policy = case.policy
     tol = policy_loss_tolerance(case.spec, case.values.shape[1], policy)
     note = ("float32 tolerance of a loss (kmask/compare.py: loss_tolerance)" if policy == "float32" else
-            f"float32 tolerance of a loss plus 4 x 2 x eps of {policy} x depth (kmask/compare.py: "
+            f"float32 tolerance of a loss plus {4 * MIXED_FACTOR} x eps of {policy} x depth (kmask/compare.py: "
             "policy_loss_tolerance)")
     source = report.script_source(title, expected, tol, "\n\n\n".join(parts), note)
     return report.Reproducer(title, expected, source)

@@ -12,8 +12,6 @@ and 2.15); the traced forward pass is what ``test_execution_modes`` checks.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from strategies import PaddedBatch, StackSpec
@@ -268,33 +266,3 @@ def training_mode_runner(spec: StackSpec, api: str, timesteps: int) -> TrainingM
     timesteps = timesteps if spec.needs_fixed_timesteps else None
     key = ("training", spec, api, timesteps)
     return CACHE.get(key, lambda: TrainingModeRunner(spec, api, timesteps))
-
-
-# --------------------------------------------------------------------------- mixed precision
-
-
-@contextlib.contextmanager
-def global_policy(name: str):
-    """Keras's global dtype policy set to ``name`` for the block, then restored."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
-def build_with_policy(spec: StackSpec, api: str, policy: str, timesteps: int | None = None):
-    """A model of ``spec`` built under the dtype policy ``policy``, with the spec's weights
-    (mixed policies keep float32 variables, so the weights are the same numbers)."""
-    with global_policy(policy):
-        return build(spec, api, timesteps)
-
-
-def policy_model_for(spec: StackSpec, api: str, policy: str, timesteps: int):
-    """The cached model of ``spec`` built under ``policy``."""
-    timesteps = timesteps if spec.needs_fixed_timesteps else None
-    return CACHE.get(
-        ("policy", spec, api, policy, timesteps),
-        lambda: build_with_policy(spec, api, policy, timesteps),
-    )

@@ -10,11 +10,10 @@ import numpy as np
 from strategies import PaddedBatch, StackSpec
 
 from . import report
-from .build import model_for
+from .build import model_for, policy_model_for
 from .compare import MIXED_FACTOR, assert_close, assert_same_length, mixed_tolerance, tolerance
 from .run import call_eagerly
 from .oracle import real_outputs
-from .training import policy_model_for
 
 MIXED_API = "functional"
 

@@ -558,7 +558,6 @@ def unsupported_layer_raises_witness():
 
 
 WITNESSES = {
-    "go-backwards-sequence-mask-not-reversed": go_backwards_mask_witness,
     "bidirectional-unroll-zeroes-backward": bidirectional_unroll_witness,
     "timedistributed-predict-second-length": timedistributed_predict_witness,
     "timedistributed-predict-retrace-raises": timedistributed_predict_raises_witness,
@@ -586,6 +585,7 @@ WITNESSES = {
     "explicit-mask-dropped-under-mixed-policy": explicit_mask_mixed_policy_witness,
     "bidirectional-keras-format-unloadable": bidirectional_keras_format_witness,
     "pooling-empty-row-nan": pooling_empty_row_witness,
+    "go-backwards-sequence-mask-not-reversed": go_backwards_mask_witness,
     "attention-no-real-key-reads-padding": attention_no_real_key_witness,
     "pooling-nonfinite-padding-nan": pooling_nonfinite_padding_witness,
     "attention-nonfinite-padding-nan": attention_nonfinite_padding_witness,

@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 from kmask import loss_reference as ref
 from kmask import report
-from kmask.compare import assert_close, loss_tolerance
+from kmask.compare import POLICY_EPS, assert_close, loss_tolerance
 from kmask.compiled import BATCHED_METHODS, EXECUTIONS, METHODS, with_head
 from kmask.divergences import BY_ID
 from kmask.edge import budget
@@ -44,7 +44,8 @@ REPRESENTATIVE_LOSSES = {
 }
 """One loss per kind of target: the metric and padded-target properties draw from these."""
 
-MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+MIXED_POLICIES = tuple(POLICY_EPS)
+"""The mixed policies there is a 16-bit tolerance for (mixed_float16, mixed_bfloat16)."""
 
 PER_SAMPLE_WEIGHTS_FAIL = BY_ID["sample-weight-sequence-outputs-fail"]
 JIT_TIMESTEP_WEIGHTS_FAIL = BY_ID["jit-timestep-sample-weight-fails"]
