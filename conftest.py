@@ -132,6 +132,13 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.divergence)
 
 
+def pytest_collection_finish(session):
+    """Everything imported so far lives for the whole run: keep the garbage collector off it."""
+    from kmask.build import freeze_startup_heap
+
+    freeze_startup_heap()
+
+
 def pytest_report_header(config):
     import platform
 

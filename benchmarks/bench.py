@@ -93,11 +93,14 @@ def main(argv=None):
     parser.add_argument("--only", help="substring of the property names to measure")
     args = parser.parse_args(argv)
 
+    from kmask.build import freeze_startup_heap
     from kmask.keras_compat import describe
 
     print(f"# {describe()}, {os.cpu_count()} cores, {args.examples} examples per case")
     print(f"{'property':48} {'cases':>5} {'examples':>8} {'seconds':>8} {'ex/s':>6}")
-    for name, test, param_sets in property_cases():
+    cases = property_cases()
+    freeze_startup_heap()  # as conftest does once the tests are collected
+    for name, test, param_sets in cases:
         if args.only and args.only not in name:
             continue
         n, seconds = measure_property(test, param_sets, args.examples)

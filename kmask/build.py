@@ -9,6 +9,7 @@ building costs 10-300 ms and the properties reuse each model for many examples.
 from __future__ import annotations
 
 import contextlib
+import gc
 import inspect
 
 import numpy as np
@@ -167,6 +168,14 @@ class ModelCache:
 
 
 CACHE = ModelCache()
+
+
+def freeze_startup_heap():
+    """Exempt every object alive now (TensorFlow, Keras, the collected tests) from garbage
+    collection: ``clear_session`` and Python's own full collections then scan only what the run
+    creates (a full collection took 0.23 s with Keras 3 imported, 0.00001 s after this)."""
+    gc.collect()
+    gc.freeze()
 
 
 def model_for(spec: StackSpec, api: str, timesteps: int | None = None):

@@ -26,6 +26,7 @@ from .mask_rules import (
     concatenates_unmasked_on_time_axis,
     list_input_reads_mask,
     shares_attention_input,
+    softmax_reads_mask,
 )
 
 
@@ -639,6 +640,40 @@ DIVERGENCES = (
         observed="reproduces on 2.12.0, 2.15.0, tf-keras 2.21.0, 3.0.5, 3.3.3, 3.8.0, 3.11.3, 3.14.1 "
         "and 3.15.1 (plain script and witness, 2026-12-01).",
         matches=_reversed_sequence_mask_read,
+    ),
+    Divergence(
+        id="float32-head-drops-mask-under-mixed-policy",
+        keras=">=3.0,<3.14",
+        reason=(
+            "Under a mixed policy, a layer with its own float32 dtype after a masked 16-bit layer "
+            "(the float32 output layer the mixed-precision guide asks for) casts its input, and the "
+            "cast drops the mask, so the model's output has no mask and the compiled loss averages "
+            "over the padded steps too (fixed in 3.14.0 by keras-team/keras#21946, which keeps the "
+            "mask through Layer.__call__'s input cast)."
+        ),
+        upstream="https://github.com/keras-team/keras/pull/21946 (the fix; no report of the loss "
+        "found, searched keras-team/keras issues 2026-12-01)",
+        observed="reproduces on 3.0.5, 3.1.1, 3.2.1, 3.3.3, 3.4.1, 3.8.0 and 3.11.3 (mixed_float16; "
+        "mixed_bfloat16 on 3.11.3), found by the version matrix on 3.4.1; absent on 2.15.0, "
+        "3.14.1 and 3.15.1 (plain script and witness, 2026-12-01).",
+    ),
+    Divergence(
+        id="softmax-misreads-sequence-mask",
+        keras=">=2.12",
+        reason=(
+            "A Softmax layer after a masked sequence layer receives the (batch, time) mask and "
+            "applies it to its (batch, time, features) input as if it were an attention mask, so "
+            "the model fails to build or to run (or, where the shapes happen to broadcast, masks "
+            "the wrong entries) instead of taking a softmax over each step's features and keeping "
+            "the mask."
+        ),
+        upstream="https://github.com/keras-team/keras/issues/19722 (wrong output for a mask of "
+        "another shape; https://github.com/keras-team/keras/pull/22295, 3.14.0, turned it into an "
+        "error)",
+        observed="reproduces on 2.12.0, 2.15.0, tf-keras 2.16.0 and 2.21.0 (ValueError 'Dimensions "
+        "must be equal'), 3.0.5, 3.3.3, 3.8.0 and 3.11.3 (InvalidArgumentError when run), 3.14.1 "
+        "and 3.15.1 (ValueError 'must be broadcastable') (witness, 2026-12-01).",
+        matches=lambda spec, how: how == "graph" and softmax_reads_mask(spec),
     ),
 )
 

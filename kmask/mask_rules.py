@@ -25,7 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from strategies import LayerSpec
-from strategies.graphs import MERGES, output_count
+from strategies.graphs import MERGES, RESHAPING, output_count
 
 Mask = Optional[np.ndarray]
 
@@ -49,10 +49,12 @@ RULES: dict[str, Rule] = {
     "Embedding": _same("created", "token_not_zero"),
     **{k: _same("kept", "keep") for k in (
         "Dense", "Dropout", "Activation", "LayerNormalization", "BatchNormalization", "TimeDistributed",
+        "SpatialDropout1D", "GaussianNoise", "UnitNormalization", "Softmax",
     )},
     **{k: _same("kept", "keep_if_sequences") for k in ("LSTM", "GRU", "SimpleRNN", "Bidirectional")},
     "GlobalAveragePooling1D": _same("reduced", "none"),
     **{k: _same("dropped", "unsupported") for k in ("GlobalMaxPooling1D", "Flatten", "Reshape", "Conv1D")},
+    **{k: _same("dropped", "unsupported") for k in RESHAPING},
     "Lambda": _same("dropped", "mask_function_or_none"),
     "Concatenate": Rule("merged", "concatenate_and", "concatenate_or"),
     **{k: Rule("merged", "and_of_present", "or_if_all_present") for k in (
@@ -284,3 +286,12 @@ def generation_differences(kinds) -> str:
     if not found:
         return ""
     return " (checked against this generation's rules; where the generations differ: " + " ".join(found) + ")"
+
+
+def softmax_reads_mask(spec) -> bool:
+    """Whether a Softmax node of the graph ``spec`` reads a masked tensor under either
+    generation's rules (see the divergence softmax-misreads-sequence-mask)."""
+    return any(
+        any(masked) for generation in (2, 3)
+        for _, masked in _nodes_with_masked_inputs(spec, ("Softmax",), generation)
+    )

@@ -291,6 +291,19 @@ def explicit_mask_mixed_policy_witness():
     check_mixed_agrees_with_float32(spec, "mixed_float16", batch)
 
 
+def float32_head_mixed_loss_witness():
+    """Under mixed_float16, Embedding(mask_zero=True) -> a float32 Dense head: evaluate reports
+    the masked reference loss."""
+    tokens = np.array([[1, 2, 0, 0], [3, 0, 0, 0]], np.int32)
+    case = dataclasses.replace(
+        _loss_case(execution="eager", method="evaluate"),
+        spec=with_head(StackSpec("embedding", ()), "mean_absolute_error", "mixed_float16"),
+        values=tokens, mask=tokens != 0, targets=np.linspace(-1, 1, 24, dtype=np.float32).reshape(2, 4, 3),
+        policy="mixed_float16",
+    )
+    check_loss(case)
+
+
 def rnn_bfloat16_witness():
     """A GRU builds and agrees with float32 under mixed_bfloat16."""
     spec = StackSpec("embedding", (LayerSpec.make("GRU", units=3, return_sequences=False),))
@@ -557,6 +570,29 @@ def unsupported_layer_raises_witness():
     )
 
 
+SOFTMAX_MASK_ERRORS = ("broadcastable", "Dimensions must be equal", "Incompatible shapes")
+"""How Keras refuses a ``(batch, time)`` mask on a ``(batch, time, features)`` Softmax input."""
+
+
+def softmax_sequence_mask_witness():
+    """Embedding(mask_zero=True) -> Dense(2) -> Softmax() in a Functional model builds, keeps the
+    sequence mask, and gives at every real step the softmax over features of Dense's output."""
+    batch, raw = _tokens_and_raw()
+    spec = _graph("embedding", ("Dense", {"units": 2}, (0,)), ("Softmax", {}, (2,)))
+    try:
+        check_graph_masks(spec, batch, raw)
+        _, values, _ = run_graph(functional_graph(spec, batch.timesteps), batch.values, raw)
+    except (ValueError, tf.errors.InvalidArgumentError) as error:
+        if not any(fragment in str(error) for fragment in SOFTMAX_MASK_ERRORS):
+            raise
+        raise AssertionError(f"{spec}: Softmax fails on the sequence mask: {error!r}") from error
+    logits = values[2].astype(np.float64)
+    expected = np.exp(logits - logits.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    assert_close(values[3][batch.mask], expected[batch.mask], tolerance(3, batch.timesteps),
+                 f"{spec}: Softmax at real steps vs the softmax over features")
+
+
 WITNESSES = {
     "bidirectional-unroll-zeroes-backward": bidirectional_unroll_witness,
     "timedistributed-predict-second-length": timedistributed_predict_witness,
@@ -593,5 +629,7 @@ WITNESSES = {
     "attention-huge-padded-keys-attended": attention_huge_padding_witness,
     "lstm-empty-batch-fails": lstm_empty_batch_witness,
     "pooling-empty-batch-fails": pooling_empty_batch_witness,
+    "softmax-misreads-sequence-mask": softmax_sequence_mask_witness,
+    "float32-head-drops-mask-under-mixed-policy": float32_head_mixed_loss_witness,
 }
 """Witnesses by divergence id."""

@@ -31,18 +31,38 @@ MERGES = ("Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum")
 ATTENTIONS = ("MultiHeadAttention", "Attention", "AdditiveAttention")
 PER_STEP_KINDS = (
     "Dense", "Dropout", "Activation", "LayerNormalization", "BatchNormalization",
-    "TimeDistributed", "Conv1D", "Lambda",
+    "TimeDistributed", "Conv1D", "Lambda", "SpatialDropout1D", "GaussianNoise",
+    "UnitNormalization", "Softmax",
 )
 REDUCING = ("GlobalAveragePooling1D", "GlobalMaxPooling1D", "Flatten", "Reshape")
+RESHAPING = (
+    "MaxPooling1D", "AveragePooling1D", "Cropping1D", "ZeroPadding1D", "UpSampling1D", "Permute",
+    "RepeatVector",
+)
+"""Kinds whose output is a sequence whose steps are not the input's (pooled, cropped, padded,
+repeated, or features and time swapped): nothing merges with it."""
 RECURRENT_KINDS = ("LSTM", "GRU", "SimpleRNN", "Bidirectional")
-PROPAGATION_CATALOG = ("Masking",) + RECURRENT_KINDS + PER_STEP_KINDS + REDUCING + MERGES + ATTENTIONS
+PROPAGATION_CATALOG = (
+    ("Masking",) + RECURRENT_KINDS + PER_STEP_KINDS + REDUCING + RESHAPING + MERGES + ATTENTIONS
+)
 """Every layer kind a graph node can be (``Embedding`` is the input layer of the embedding style)."""
 
-VECTOR_KINDS = ("Dense", "Dropout", "Activation", "LayerNormalization", "BatchNormalization", "Lambda")
+VECTOR_KINDS = (
+    "Dense", "Dropout", "Activation", "LayerNormalization", "BatchNormalization", "Lambda",
+    "GaussianNoise", "UnitNormalization", "Softmax", "RepeatVector",
+)
 """Kinds that may follow a tensor without a time axis."""
 
-CHAIN_KINDS = PER_STEP_KINDS + ("Masking", "LSTM", "GRU", "SimpleRNN", "Bidirectional") + REDUCING
+VECTOR_ONLY_KINDS = ("RepeatVector",)
+"""Kinds that take only a tensor without a time axis."""
+
+CHAIN_KINDS = (
+    PER_STEP_KINDS + ("Masking", "LSTM", "GRU", "SimpleRNN", "Bidirectional") + REDUCING + RESHAPING
+)
 """Kinds a Sequential chain can hold (one input, one output)."""
+
+UNALIGNED = 0
+"""The ``steps`` of a :class:`Tensor` whose time axis is not a multiple of the input's."""
 
 LAMBDA_FUNCTIONS = ("double", "negate")
 """Lambda layers take one of these named functions (``kmask.graph_build`` defines them), with
@@ -62,6 +82,11 @@ class Tensor:
     features: int
     sequence: bool = True
     steps: int = 1
+
+    @property
+    def mergeable(self) -> bool:
+        """Whether a merge or attention may take it: a sequence aligned with the input's steps."""
+        return self.sequence and self.steps != UNALIGNED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +175,11 @@ def output_tensors(layer: LayerSpec, inputs: list[Tensor]) -> list[Tensor]:
     if kind in ("Dense", "Conv1D"):
         return [Tensor(layer.option("units", layer.option("filters")), first.sequence, first.steps)]
     if kind == "TimeDistributed":
-        return [Tensor(layer.option("layer").option("units"), True, first.steps)]
+        return [Tensor(layer.option("layer").option("units", first.features), True, first.steps)]
+    if kind == "Permute":
+        return [Tensor(-1, True, UNALIGNED)]  # steps become features: the width depends on the length
+    if kind in RESHAPING:
+        return [Tensor(first.features, True, UNALIGNED)]
     if kind in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
         return [Tensor(first.features, False)]
     if kind in ("Flatten", "Reshape"):
@@ -186,9 +215,16 @@ def single_input_layers(kind: str) -> st.SearchStrategy[LayerSpec]:
         "Dense": LayerSpec.make("Dense", units=FEATURES),
         "LayerNormalization": LayerSpec.make("LayerNormalization"),
         "BatchNormalization": LayerSpec.make("BatchNormalization"),
-        "TimeDistributed": LayerSpec.make(
-            "TimeDistributed", layer=LayerSpec.make("Dense", units=FEATURES)
-        ),
+        "GaussianNoise": LayerSpec.make("GaussianNoise", stddev=0.1),
+        "UnitNormalization": LayerSpec.make("UnitNormalization"),
+        "Softmax": LayerSpec.make("Softmax"),
+        "MaxPooling1D": LayerSpec.make("MaxPooling1D", pool_size=2),
+        "AveragePooling1D": LayerSpec.make("AveragePooling1D", pool_size=2),
+        "Cropping1D": LayerSpec.make("Cropping1D", cropping=(1, 2)),
+        "ZeroPadding1D": LayerSpec.make("ZeroPadding1D", padding=(1, 2)),
+        "UpSampling1D": LayerSpec.make("UpSampling1D", size=2),
+        "Permute": LayerSpec.make("Permute", dims=(2, 1)),
+        "RepeatVector": LayerSpec.make("RepeatVector", n=3),
         "GlobalAveragePooling1D": LayerSpec.make("GlobalAveragePooling1D"),
         "GlobalMaxPooling1D": LayerSpec.make("GlobalMaxPooling1D"),
         "Flatten": LayerSpec.make("Flatten"),
@@ -196,8 +232,13 @@ def single_input_layers(kind: str) -> st.SearchStrategy[LayerSpec]:
     }
     if kind in simple:
         return st.just(simple[kind])
-    if kind == "Dropout":
-        return st.sampled_from([0.25, 0.5]).map(lambda r: LayerSpec.make("Dropout", rate=r))
+    if kind in ("Dropout", "SpatialDropout1D"):
+        return st.sampled_from([0.25, 0.5]).map(lambda r: LayerSpec.make(kind, rate=r))
+    if kind == "TimeDistributed":
+        return st.sampled_from([
+            LayerSpec.make("Dense", units=FEATURES), LayerSpec.make("LayerNormalization"),
+            LayerSpec.make("Dropout", rate=0.5),
+        ]).map(lambda inner: LayerSpec.make("TimeDistributed", layer=inner))
     if kind == "Activation":
         return st.sampled_from(["tanh", "relu"]).map(
             lambda a: LayerSpec.make("Activation", activation=a)
@@ -211,8 +252,13 @@ def single_input_layers(kind: str) -> st.SearchStrategy[LayerSpec]:
     return st.just(LayerSpec.make("Masking", mask_value=0.0))  # the unmasked input is zero at its padding
 
 
-def takes_vector(kind: str) -> bool:
-    return kind in VECTOR_KINDS
+def takes(kind: str, tensor: Tensor) -> bool:
+    """Whether a single-input layer of ``kind`` can be applied to ``tensor``."""
+    if kind in VECTOR_ONLY_KINDS:
+        return not tensor.sequence
+    if kind in RESHAPING:
+        return tensor.mergeable  # one reshaping layer per path: no sequence gets cropped to nothing
+    return tensor.sequence or kind in VECTOR_KINDS
 
 
 def _pairing_key(kind: str, axis: int | None, tensor: Tensor):
@@ -230,6 +276,7 @@ def _nodes_of(draw, kind: str, tensors: list[Tensor]) -> Node | None:
     """A node of ``kind`` over some of ``tensors``, or None when none of them fits."""
     sequences = [i for i, t in enumerate(tensors) if t.sequence]
     if kind in MERGES + ATTENTIONS:
+        sequences = [i for i, t in enumerate(tensors) if t.mergeable]
         axis = draw(st.sampled_from([-1, 1]), label="axis") if kind == "Concatenate" else None
         by_shape: dict = {}
         for i in sequences:
@@ -249,7 +296,7 @@ def _nodes_of(draw, kind: str, tensors: list[Tensor]) -> Node | None:
         else:
             layer = LayerSpec.make(kind, **({"axis": axis} if axis else {}))
         return Node(layer, inputs)
-    candidates = [i for i, t in enumerate(tensors) if t.sequence or takes_vector(kind)]
+    candidates = [i for i, t in enumerate(tensors) if takes(kind, t)]
     if kind == "Masking":
         candidates = [i for i in sequences if i != 0]  # re-masking the masked input says nothing
     if not candidates:
@@ -326,7 +373,7 @@ def _chains(draw, kinds: tuple[str, ...], max_nodes: int) -> GraphSpec:
     current = Tensor(FEATURES)
     nodes: list[Node] = []
     for position in range(draw(st.integers(1, max_nodes), label="size")):
-        usable = [k for k in kinds if current.sequence or takes_vector(k)]
+        usable = [k for k in kinds if takes(k, current)]
         if not usable:
             break
         kind = draw(st.sampled_from(usable), label="kind")

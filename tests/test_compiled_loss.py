@@ -51,6 +51,7 @@ PER_SAMPLE_WEIGHTS_FAIL = BY_ID["sample-weight-sequence-outputs-fail"]
 JIT_TIMESTEP_WEIGHTS_FAIL = BY_ID["jit-timestep-sample-weight-fails"]
 METRICS_IGNORE_MASK = BY_ID["unweighted-metrics-ignore-mask"]
 BATCHES_UNWEIGHTED = BY_ID["loss-batches-averaged-unweighted"]
+MIXED_HEAD_DROPS_MASK = BY_ID["float32-head-drops-mask-under-mixed-policy"]
 
 
 @st.composite
@@ -123,6 +124,8 @@ def test_mixed_precision_loss_equals_masked_reference(data):
     """Under mixed_float16 or mixed_bfloat16, with a float32 output layer, the loss that
     evaluate, test_on_batch, train_on_batch and fit report equals the masked reference computed
     from the model's own eager predictions, within 16-bit rounding, in every execution mode."""
+    if MIXED_HEAD_DROPS_MASK.active:  # every case has the float32 head it breaks
+        pytest.skip(f"{MIXED_HEAD_DROPS_MASK.explain()} (replayed by test_known_divergences)")
     policy = data.draw(st.sampled_from(MIXED_POLICIES), label="policy")
     execution = data.draw(st.sampled_from(EXECUTIONS), label="execution")
     check_loss(data.draw(loss_cases(REPRESENTATIVE_LOSSES, execution, policy=policy), label="case"))
