@@ -3,7 +3,9 @@
 A layer that forgets to pass its mask on (kept), one that claims mask support it
 lacks (dropped), a pooling layer that passes on a mask for an axis it removed
 (reduced), a merge that keeps only the first input's mask (merged), attention
-that returns the value's mask instead of the query's (attention), and a
+that returns the value's mask instead of the query's (attention), two more around the layers
+beyond the forward catalog (UnitNormalization forgetting its mask, 1D pooling claiming mask
+support), and a
 ``Layer.__call__`` that reads the mask attached to its input only on symbolic
 tensors, so eager calls inside a subclassed model or layer get none. Some of these act
 when a layer is constructed or a Functional graph is traced; ``injection.injected`` drops
@@ -59,6 +61,24 @@ def conv1d_claims_mask_support():
     return _patched_here(layers.Conv1D, "__init__", replacement)
 
 
+def unit_normalization_drops_mask():
+    return _returning_mask(layers.UnitNormalization, lambda inputs, mask: None)
+
+
+def pooling1d_claims_mask_support():
+    def replacement(original):
+        def __init__(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            self.supports_masking = True
+
+        return __init__
+
+    stack = contextlib.ExitStack()
+    for owner in (layers.MaxPooling1D, layers.AveragePooling1D):
+        stack.enter_context(_patched_here(owner, "__init__", replacement))
+    return stack
+
+
 def pooling_passes_mask_on():
     return _returning_mask(layers.GlobalAveragePooling1D, lambda inputs, mask: mask)
 
@@ -108,6 +128,17 @@ FAULTS = registry(
         conv1d_claims_mask_support,
     ),
     Fault(
+        "unit_normalization_drops_mask",
+        "UnitNormalization.compute_mask returns None instead of its input mask.",
+        unit_normalization_drops_mask,
+    ),
+    Fault(
+        "pooling1d_claims_mask_support",
+        "MaxPooling1D and AveragePooling1D declare supports_masking=True, so the input mask passes "
+        "on although the steps were pooled.",
+        pooling1d_claims_mask_support,
+    ),
+    Fault(
         "pooling_passes_mask_on",
         "GlobalAveragePooling1D returns its input mask although the time axis is gone.",
         pooling_passes_mask_on,
@@ -148,6 +179,9 @@ CASES = [
     FaultCase("conv1d_claims_mask_support",
               "tests/test_masking_claims.py::test_unsupported_layer_drops_mask_silently", {},
               "a layer without mask support passed a mask on"),
+    FaultCase("unit_normalization_drops_mask", GRAPH_RULES, dict(group="kept"), AGAINST_RULE),
+    FaultCase("unit_normalization_drops_mask", CONSUMER, dict(api="sequential"), CONSUMER_SEES_PADDING),
+    FaultCase("pooling1d_claims_mask_support", GRAPH_RULES, dict(group="reshaped"), AGAINST_RULE),
     FaultCase("pooling_passes_mask_on", GRAPH_RULES, dict(group="reduced"), AGAINST_RULE),
     FaultCase("merge_keeps_first_mask", GRAPH_RULES, dict(group="merged"), AGAINST_RULE),
     FaultCase("attention_returns_value_mask", GRAPH_RULES, dict(group="attention"), AGAINST_RULE),

@@ -405,7 +405,10 @@ def _graph_inputs(draw, spec: GraphSpec) -> tuple[PaddedBatch, np.ndarray]:
     return batch, other.values
 
 
-PROPAGATING = ("Dense", "Dropout", "Activation", "LayerNormalization", "TimeDistributed")
+PROPAGATING = (
+    "Dense", "Dropout", "Activation", "LayerNormalization", "TimeDistributed", "SpatialDropout1D",
+    "GaussianNoise", "UnitNormalization",
+)
 """Per-step layers that keep the mask and whose weights never make NaNs (BatchNormalization's
 random moving variance can be negative)."""
 

@@ -26,6 +26,7 @@ from strategies.graphs import (
     MERGES,
     PROPAGATION_CATALOG,
     RECURRENT_KINDS,
+    RESHAPING,
     chains,
     graph_inputs,
     graphs,
@@ -34,7 +35,8 @@ from strategies.graphs import (
 GRAPH_KINDS = {
     "recurrent": RECURRENT_KINDS + ("Dense", "Masking"),
     "kept": ("Dense", "Dropout", "Activation", "LayerNormalization", "BatchNormalization",
-             "TimeDistributed"),
+             "TimeDistributed", "SpatialDropout1D", "GaussianNoise", "UnitNormalization", "Softmax"),
+    "reshaped": RESHAPING + ("Dense",),
     "dropped": ("Conv1D", "Lambda", "Flatten", "Reshape", "GlobalMaxPooling1D", "Dense"),
     "reduced": ("GlobalAveragePooling1D", "LSTM", "GRU", "Dense"),
     "merged": MERGES + ("Dense", "Masking"),
