@@ -50,22 +50,8 @@ def dense_drops_mask():
     return _returning_mask(layers.Dense, lambda inputs, mask: None)
 
 
-def conv1d_claims_mask_support():
-    def replacement(original):
-        def __init__(self, *args, **kwargs):
-            original(self, *args, **kwargs)
-            self.supports_masking = True
-
-        return __init__
-
-    return _patched_here(layers.Conv1D, "__init__", replacement)
-
-
-def unit_normalization_drops_mask():
-    return _returning_mask(layers.UnitNormalization, lambda inputs, mask: None)
-
-
-def pooling1d_claims_mask_support():
+def _claiming_mask_support(*owners):
+    """Each of ``owners`` sets ``supports_masking = True`` once constructed."""
     def replacement(original):
         def __init__(self, *args, **kwargs):
             original(self, *args, **kwargs)
@@ -74,9 +60,21 @@ def pooling1d_claims_mask_support():
         return __init__
 
     stack = contextlib.ExitStack()
-    for owner in (layers.MaxPooling1D, layers.AveragePooling1D):
+    for owner in owners:
         stack.enter_context(_patched_here(owner, "__init__", replacement))
     return stack
+
+
+def conv1d_claims_mask_support():
+    return _claiming_mask_support(layers.Conv1D)
+
+
+def unit_normalization_drops_mask():
+    return _returning_mask(layers.UnitNormalization, lambda inputs, mask: None)
+
+
+def pooling1d_claims_mask_support():
+    return _claiming_mask_support(layers.MaxPooling1D, layers.AveragePooling1D)
 
 
 def pooling_passes_mask_on():
