@@ -132,19 +132,29 @@ def attention_layer(kind: str, features: int, seed: int = 0):
     return layer
 
 
-def cross_attention(layer, query, value, query_mask, value_mask) -> np.ndarray:
-    """``layer`` called eagerly with ``query`` attending to ``value``, both masks given the way
-    the installed Keras reads them (Keras 2's MultiHeadAttention reads masks attached to its
-    inputs)."""
+def cross_attention(layer, query, value, query_mask, value_mask, causal: bool = False) -> np.ndarray:
+    """``layer`` called eagerly with ``query`` attending to ``value`` (with ``use_causal_mask``
+    when ``causal``), both masks given the way the installed Keras reads them (Keras 2's
+    MultiHeadAttention reads masks attached to its inputs)."""
     q, v = tf.constant(query), tf.constant(value)
     qm, vm = tf.constant(query_mask), tf.constant(value_mask)
     if isinstance(layer, layers.MultiHeadAttention):
         if GENERATION == 3:
-            return np.asarray(layer(q, v, query_mask=qm, value_mask=vm))
+            return np.asarray(layer(q, v, query_mask=qm, value_mask=vm, use_causal_mask=causal))
         q, v = tf.identity(q), tf.identity(v)
         q._keras_mask, v._keras_mask = qm, vm
-        return np.asarray(layer(q, v))
-    return as_list(layer([q, v], mask=[qm, vm]))[0]
+        return np.asarray(layer(q, v, use_causal_mask=causal))
+    return as_list(layer([q, v], mask=[qm, vm], use_causal_mask=causal))[0]
+
+
+def visible_real_keys(value_mask: np.ndarray, query_steps: int, causal: bool) -> np.ndarray:
+    """``(batch, query_steps)``: whether each query sees at least one real key (with a causal
+    mask, query ``i`` sees keys ``0..i``)."""
+    if not causal:
+        return np.repeat(value_mask.any(axis=1)[:, None], query_steps, axis=1)
+    seen = np.logical_or.accumulate(value_mask, axis=1)
+    steps = np.minimum(np.arange(query_steps), value_mask.shape[1] - 1)
+    return seen[:, steps]
 
 
 def empty_attention(layer, features: int) -> np.ndarray:
@@ -160,33 +170,58 @@ def attention_spec(kind: str) -> LayerSpec:
     return LayerSpec.make(kind, num_heads=2, key_dim=2) if kind == "MultiHeadAttention" else LayerSpec.make(kind)
 
 
-def check_attention_reads_only_real_keys(layer, kind, query, value, value_mask, other_content) -> None:
-    """Every query of ``layer`` gets the same output whatever the padded keys hold (``value``
-    vs ``value`` with ``other_content`` at padded steps), and a query of a row without any real
-    key gets :func:`empty_attention`."""
+def check_attention_reads_only_real_keys(layer, kind, query, value, value_mask, other_content,
+                                         causal: bool = False, self_attention: bool = False) -> None:
+    """Every real query of ``layer`` gets the same output whatever the padded keys hold (``value``
+    vs ``value`` with ``other_content`` at padded steps), and a real query that sees no real key
+    gets :func:`empty_attention`. With ``self_attention`` the query is the value (its padded steps
+    are padded queries); with ``causal``, query ``i`` sees keys ``0..i``."""
     other = np.where(value_mask[..., None], value, other_content).astype(np.float32)
     features = query.shape[-1]
-    query_mask = np.ones(query.shape[:2], bool)
-    original = cross_attention(layer, query, value, query_mask, value_mask)
-    changed = cross_attention(layer, query, other, query_mask, value_mask)
+    query_mask = value_mask if self_attention else np.ones(query.shape[:2], bool)
+    original = cross_attention(layer, value if self_attention else query, value, query_mask, value_mask, causal)
+    changed = cross_attention(layer, other if self_attention else query, other, query_mask, value_mask, causal)
     tol = tolerance(3, value.shape[1])  # three projections and a softmax-weighted sum
-    where = f"{attention_spec(kind)} over {value.shape[1]} keys; real keys per row {value_mask.sum(axis=1).tolist()}"
-    with report.reproduced_by("attention_keys",
-                              lambda: attention_script(kind, query, value, value_mask, other, tol)):
-        assert_close(changed, original, tol, f"{where}: original vs other padded keys")
-        empty = ~value_mask.any(axis=1)
+    how = ", ".join(n for n, on in (("self-attention", self_attention), ("causal", causal)) if on)
+    where = (f"{attention_spec(kind)}{f' ({how})' if how else ''} over {value.shape[1]} keys; "
+             f"real keys per row {value_mask.sum(axis=1).tolist()}")
+    seen = visible_real_keys(value_mask, query.shape[1], causal)
+    cut = causal_cut(query.shape[1])
+    future = with_future_keys(value, other_content, cut) if causal else None
+    with report.reproduced_by("attention_keys", lambda: attention_script(
+            kind, query, value, value_mask, other, tol, self_attention, future)):
+        assert_close(changed[query_mask], original[query_mask], tol,
+                     f"{where}: original vs other padded keys, at real queries")
+        empty = query_mask & ~seen
         expected = np.broadcast_to(empty_attention(layer, features), original[empty].shape)
         assert_close(original[empty], expected, tol, f"{where}: a query without any real key vs empty attention")
+        if causal:
+            later = cross_attention(layer, future if self_attention else query, future, query_mask, value_mask, causal)
+            early = query_mask[:, :cut]
+            assert_close(later[:, :cut][early], original[:, :cut][early], tol,
+                         f"{where}: queries before step {cut} vs the same with other keys from step {cut} on")
+
+
+def causal_cut(query_steps: int) -> int:
+    """The step from which a causal check changes every key: queries before it must not move."""
+    return max(1, query_steps // 2)
+
+
+def with_future_keys(value: np.ndarray, other_content: np.ndarray, cut: int) -> np.ndarray:
+    """``value`` with ``other_content`` at every step from ``cut`` on, real or padded."""
+    future = value.copy()
+    future[:, cut:] = other_content[:, cut:]
+    return future
 
 
 _ATTEND = {
     "MultiHeadAttention": {
-        3: "    return np.asarray(layer(q, v, query_mask=qm, value_mask=vm))",
+        3: "    return np.asarray(layer(q, v, query_mask=qm, value_mask=vm, use_causal_mask=CAUSAL))",
         2: "    q, v = tf.identity(q), tf.identity(v)\n"
            "    q._keras_mask, v._keras_mask = qm, vm  # Keras 2's MultiHeadAttention reads attached masks\n"
-           "    return np.asarray(layer(q, v))",
+           "    return np.asarray(layer(q, v, use_causal_mask=CAUSAL))",
     },
-    "score": "    out = layer([q, v], mask=[qm, vm])\n"
+    "score": "    out = layer([q, v], mask=[qm, vm], use_causal_mask=CAUSAL)\n"
              "    return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)",
 }
 
@@ -194,42 +229,67 @@ _ATTENTION_SIDES = '''
 def make_layer():
     layer = LAYER()
     probe = np.zeros((1, 2, QUERY.shape[-1]), "float32")
-    attend(layer, probe, probe, np.ones((1, 2), bool))  # build it
+    attend(layer, probe, probe, np.ones((1, 2), bool), np.ones((1, 2), bool))  # build it
     rng = np.random.default_rng(0)
     layer.set_weights([rng.uniform(-0.6, 0.6, size=w.shape).astype("float32") for w in layer.get_weights()])
     return layer
 
 
+def sees_real_key():
+    """Whether each query sees a real key (with CAUSAL, query i sees keys 0..i)."""
+    steps = QUERY.shape[1]
+    if not CAUSAL:
+        return np.repeat(VALUE_MASK.any(axis=1)[:, None], steps, axis=1)
+    seen = np.logical_or.accumulate(VALUE_MASK, axis=1)
+    return seen[:, np.minimum(np.arange(steps), VALUE_MASK.shape[1] - 1)]
+
+
 def both_sides():
-    """Every query's output with other content at padded keys, and the output of a query
-    without any real key (actual), against the original output and the empty attention:
+    """Every real query's output with other content at padded keys, and the output of a real
+    query that sees no real key (actual), against the original output and the empty attention:
     zeros, after MultiHeadAttention's output projection its bias (expected)."""
     layer = make_layer()
-    original = attend(layer, QUERY, VALUE, VALUE_MASK)
-    changed = attend(layer, QUERY, OTHER, VALUE_MASK)
-    empty = ~VALUE_MASK.any(axis=1)
+    query_mask = VALUE_MASK if SELF_ATTENTION else np.ones(QUERY.shape[:2], bool)
+    original = attend(layer, VALUE if SELF_ATTENTION else QUERY, VALUE, query_mask, VALUE_MASK)
+    changed = attend(layer, OTHER if SELF_ATTENTION else QUERY, OTHER, query_mask, VALUE_MASK)
+    empty = query_mask & ~sees_real_key()
     nothing = layer.get_weights()[-1] if MULTI_HEAD else np.zeros(QUERY.shape[-1])
-    expected = np.concatenate([original.ravel(), np.broadcast_to(nothing, original[empty].shape).ravel()])
-    return expected, np.concatenate([changed.ravel(), original[empty].ravel()])
+    expected = [original[query_mask].ravel(), np.broadcast_to(nothing, original[empty].shape).ravel()]
+    actual = [changed[query_mask].ravel(), original[empty].ravel()]
+    if CAUSAL:  # queries before CUT must not move when every key from CUT on changes
+        later = attend(layer, FUTURE if SELF_ATTENTION else QUERY, FUTURE, query_mask, VALUE_MASK)
+        early = query_mask[:, :CUT]
+        expected.append(original[:, :CUT][early].ravel())
+        actual.append(later[:, :CUT][early].ravel())
+    return np.concatenate(expected), np.concatenate(actual)
 '''
 
 
-def attention_script(kind: str, query, value, value_mask, other, tol: float) -> report.Reproducer:
-    """The standalone script of :func:`check_attention_reads_only_real_keys`."""
-    title = f"{attention_spec(kind)} reads padded keys"
-    expected = ("a query's attention output does not depend on what padded keys hold, and a query without "
-                "any real key gets the empty attention (zeros; MultiHeadAttention's output bias)")
+def attention_script(kind: str, query, value, value_mask, other, tol: float,
+                     self_attention: bool = False, future=None) -> report.Reproducer:
+    """The standalone script of :func:`check_attention_reads_only_real_keys`; ``future`` (causal
+    runs only) is ``value`` with other content at every step from the causal cut on."""
+    causal = future is not None
+    how = ", ".join(n for n, on in (("self-attention", self_attention), ("causal", causal)) if on)
+    title = f"{attention_spec(kind)}{f' ({how})' if how else ''} reads padded keys"
+    expected = ("a real query's attention output does not depend on what padded keys hold, and a real "
+                "query that sees no real key gets the empty attention (zeros; MultiHeadAttention's "
+                "output bias)")
     attend = _ATTEND["MultiHeadAttention"][GENERATION] if kind == "MultiHeadAttention" else _ATTEND["score"]
     body = "\n\n\n".join([
         "layers = keras.layers",
         f"def LAYER():\n    return layers.{attention_spec(kind).source('')}\n\n\nMULTI_HEAD = {kind == 'MultiHeadAttention'}",
-        "def attend(layer, query, value, value_mask):\n"
+        "def attend(layer, query, value, query_mask, value_mask):\n"
         "    q, v = tf.constant(query), tf.constant(value)\n"
-        "    qm, vm = tf.constant(np.ones(query.shape[:2], bool)), tf.constant(value_mask)  # every query is real\n"
+        "    qm, vm = tf.constant(query_mask), tf.constant(value_mask)\n"
         + attend,
         f"QUERY = {report.literal(query)}\nVALUE = {report.literal(value)}\n"
         f"VALUE_MASK = {report.literal(value_mask)}  # the real keys\n"
-        f"OTHER = {report.literal(other)}  # VALUE with other content at padded keys",
+        f"OTHER = {report.literal(other)}  # VALUE with other content at padded keys\n"
+        f"CAUSAL = {causal}  # use_causal_mask: query i sees keys 0..i\n"
+        f"SELF_ATTENTION = {self_attention}  # the query is the value, masked like it\n"
+        f"CUT = {causal_cut(query.shape[1])}  # with CAUSAL, other keys from this step on move no earlier query\n"
+        f"FUTURE = {report.literal(future if causal else value)}  # VALUE with other keys from CUT on",
         _ATTENTION_SIDES.strip(),
     ])
     source = report.script_source(title, expected, tol, body, "float32 reordering tolerance (kmask/compare.py)")

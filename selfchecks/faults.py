@@ -179,6 +179,20 @@ def attention_ignores_key_padding():
     return patched(layers.MultiHeadAttention, "_compute_attention_mask", replacement)
 
 
+def causal_mask_dropped_with_padding_mask():
+    def replacement(original):
+        def compute_attention_mask(self, query, value, *args, **kwargs):
+            padded = (kwargs.get("value_mask") is not None if GENERATION == 3
+                      else getattr(value, "_keras_mask", None) is not None)
+            if padded:
+                kwargs["use_causal_mask"] = False
+            return original(self, query, value, *args, **kwargs)
+
+        return compute_attention_mask
+
+    return patched(layers.MultiHeadAttention, "_compute_attention_mask", replacement)
+
+
 FAULTS = registry(
     Fault("rnn_ignores_mask", "RNN loops run over padded steps as if they were real.", rnn_ignores_mask),
     Fault(
@@ -231,6 +245,12 @@ FAULTS = registry(
         "MultiHeadAttention lets queries attend to padded keys.",
         attention_ignores_key_padding,
     ),
+    Fault(
+        "causal_mask_dropped_with_padding_mask",
+        "MultiHeadAttention forgets use_causal_mask when its keys carry a padding mask, so a "
+        "query attends to later keys.",
+        causal_mask_dropped_with_padding_mask,
+    ),
 )
 
 INVISIBLE = "tests/test_padding_invisible.py::"
@@ -276,6 +296,8 @@ CASES = [
               dict(kind="MultiHeadAttention"), "original vs other padded keys"),
     FaultCase("score_attention_ignores_value_mask", EXTREME + "test_attention_reads_only_real_keys",
               dict(kind="Attention"), "original vs other padded keys"),
+    FaultCase("causal_mask_dropped_with_padding_mask", EXTREME + "test_attention_reads_only_real_keys",
+              dict(kind="MultiHeadAttention"), "vs the same with other keys from step"),
 ]
 """Which property, with which parameters, each fault must break, and the comparison its
 failure must name."""

@@ -41,22 +41,29 @@ def test_pooling_gives_masked_mean(data):
 @pytest.mark.parametrize("kind", ATTENTIONS)
 @given(data=st.data())
 def test_attention_reads_only_real_keys(kind, data):
-    """A query's attention output does not depend on what padded keys hold, and a query without
-    any real key gets the empty attention (zeros; MultiHeadAttention's output bias)."""
+    """A real query's attention output does not depend on what padded keys hold, and a real
+    query that sees no real key gets the empty attention (zeros; MultiHeadAttention's output
+    bias): self- and cross-attention, with and without a causal mask."""
     # a batch of one steers clear of attention-value-mask-misbroadcast, where it is active
     misbroadcast = kind != "MultiHeadAttention" and BY_ID["attention-value-mask-misbroadcast"].active
+    no_real_key_diverges = BY_ID["attention-no-real-key-reads-padding"].active
+    causal = data.draw(st.booleans(), label="causal")
+    self_attention = data.draw(st.booleans(), label="self_attention")
     features = data.draw(st.sampled_from([2, 3]), label="features")
     b = data.draw(st.integers(1, 1 if misbroadcast else 4), label="batch_size")
-    tq = data.draw(st.integers(1, 4), label="query_steps")
     tv = data.draw(st.sampled_from(TIMESTEP_BUCKETS), label="key_steps")
-    padding = data.draw(st.sampled_from(MASK_PADDINGS), label="padding")
+    tq = tv if self_attention else data.draw(st.integers(1, 4), label="query_steps")
+    # where a query without a real key reads padding (a divergence), every query sees one: a
+    # causal query i sees keys 0..i, so the real keys come first
+    paddings = ("post",) if causal and no_real_key_diverges else MASK_PADDINGS
+    padding = data.draw(st.sampled_from(paddings), label="padding")
     min_length = fewest_real_steps("attention-no-real-key-reads-padding")
     value_mask = data.draw(masks(b, tv, padding=padding, min_length=min_length), label="value_mask")
     query = data.draw(hnp.arrays(np.float32, (b, tq, features), elements=floats(2)), label="query")
     value = data.draw(hnp.arrays(np.float32, (b, tv, features), elements=floats(2)), label="value")
     other = data.draw(hnp.arrays(np.float32, (b, tv, features), elements=floats(10)), label="other_padding")
     layer = CACHE.get(("attention", kind, features), lambda: attention_layer(kind, features))
-    check_attention_reads_only_real_keys(layer, kind, query, value, value_mask, other)
+    check_attention_reads_only_real_keys(layer, kind, query, value, value_mask, other, causal, self_attention)
 
 
 @pytest.mark.parametrize("focus", CATALOG)
