@@ -15,7 +15,7 @@ from typing import Callable
 
 from packaging.specifiers import SpecifierSet
 
-from strategies import PER_STEP, StackSpec
+from strategies import PER_STEP, RECURRENT, StackSpec
 
 from .keras_compat import BACKEND, KERAS_VERSION, TF_VERSION
 from .modes import PREDICT_MODES
@@ -105,6 +105,17 @@ def _bidirectional_unrolled(spec: StackSpec, how: str) -> bool:
     )
 
 
+def _zero_output_rnns(spec: StackSpec, *required: str, unless: str = "") -> bool:
+    """Whether ``spec`` holds an LSTM/GRU/SimpleRNN with zero_output_for_mask=True and every
+    option in ``required`` set, and not the option ``unless``."""
+    return any(
+        layer.kind in RECURRENT and layer.option("zero_output_for_mask", False)
+        and all(layer.option(o, False) for o in required)
+        and not (unless and layer.option(unless, False))
+        for layer in spec.layers
+    )
+
+
 def _reversed_sequence_mask_read(spec, how: str) -> bool:
     """A Functional graph holding a ``go_backwards`` RNN that returns sequences (its output mask
     is checked against the rule), or a stack where a layer after one reads the mask."""
@@ -147,7 +158,9 @@ DIVERGENCES = (
         keras=">=2.12",
         reason=(
             "Bidirectional around an RNN with unroll=True returns zeros from its backward "
-            "direction at the real timesteps of a post-padded sequence (unroll=False is right)."
+            "direction at the real timesteps of a post-padded sequence (unroll=False is right), "
+            "because its backward layer has go_backwards=True and zero_output_for_mask=True "
+            "(see go-backwards-zero-output-zeroes-real-steps)."
         ),
         upstream="related: https://github.com/keras-team/tf-keras/issues/252 (backward RNNs "
         "misapply zero_output_for_mask)",
@@ -656,6 +669,39 @@ DIVERGENCES = (
         observed="reproduces on 3.0.5, 3.1.1, 3.2.1, 3.3.3, 3.4.1, 3.8.0 and 3.11.3 (mixed_float16; "
         "mixed_bfloat16 on 3.11.3), found by the version matrix on 3.4.1; absent on 2.15.0, "
         "3.14.1 and 3.15.1 (plain script and witness, 2026-12-01).",
+    ),
+    Divergence(
+        id="zero-output-zeroes-final-output",
+        keras=">=2.12",
+        reason=(
+            "An LSTM, GRU or SimpleRNN with zero_output_for_mask=True and return_sequences=False "
+            "returns zeros as its final output for a row whose last computed step is padded "
+            "(post-padded, or pre-padded with go_backwards), although its docstring says the "
+            "option is only used when return_sequences is True: the last output is taken after the "
+            "padded steps were zeroed."
+        ),
+        upstream="none found (searched keras-team/keras and tf-keras issues, 2026-12-01); related: "
+        "https://github.com/keras-team/tf-keras/issues/252 (backward RNNs misapply "
+        "zero_output_for_mask)",
+        observed="found when zero_output_for_mask was first drawn; reproduces on 2.12.0, 2.15.0, "
+        "3.0.5, 3.8.0 and 3.15.1 (plain script, LSTM, forward post-padded and backward pre-padded "
+        "rows zeroed, the other two right; 2026-12-01).",
+        matches=lambda spec, how: _zero_output_rnns(spec, unless="return_sequences"),
+    ),
+    Divergence(
+        id="go-backwards-zero-output-zeroes-real-steps",
+        keras=">=2.12",
+        reason=(
+            "An unrolled LSTM, GRU or SimpleRNN with go_backwards=True, zero_output_for_mask=True "
+            "and return_sequences=True returns zeros at every step, real ones included (the same "
+            "layer not unrolled is right), which is what Bidirectional's backward layer does in "
+            "bidirectional-unroll-zeroes-backward."
+        ),
+        upstream="related: https://github.com/keras-team/tf-keras/issues/252 (backward RNNs "
+        "misapply zero_output_for_mask)",
+        observed="found when zero_output_for_mask was first drawn; reproduces on 2.15.0, 3.0.5 and "
+        "3.15.1 (plain script, 2026-12-01).",
+        matches=lambda spec, how: _zero_output_rnns(spec, "go_backwards", "unroll", "return_sequences"),
     ),
     Divergence(
         id="softmax-misreads-sequence-mask",

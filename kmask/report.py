@@ -544,10 +544,14 @@ def both_sides():
         at_padding = np.concatenate([o[~MASK].ravel() for o in outputs])
         return np.zeros_like(at_padding), at_padding
     sequence, states = outputs[0], outputs[1:]
-    expected = held(sequence, MASK[:, ::-1] if GO_BACKWARDS else MASK)  # go_backwards emits last step first
+    emitted = MASK[:, ::-1] if GO_BACKWARDS else MASK  # go_backwards emits last step first
+    expected = held(sequence, emitted)
+    expected_state = expected[:, -1]  # the state is the last real output either way
+    if ZERO_OUTPUT:  # zero_output_for_mask: zeros at padded steps
+        expected = np.where(emitted[..., None], sequence, 0.0)
     if not states:
         return expected, sequence
-    return (np.concatenate([expected.ravel(), expected[:, -1].ravel()]),
+    return (np.concatenate([expected.ravel(), expected_state.ravel()]),
             np.concatenate([sequence.ravel(), states[0].ravel()]))
 '''
 
@@ -557,7 +561,8 @@ def held_script(spec: StackSpec, api: str, batch) -> Reproducer:
     layer = spec.layers[-1]
     title = f"A {layer.kind} layer's outputs move at padded steps: {spec}"
     expectation = ("with return_sequences, each padded step repeats the last real step's output (zeros "
-                   "before the first real step; zeros throughout for Bidirectional, as documented), and "
+                   "before the first real step; zeros throughout for Bidirectional and with "
+                   "zero_output_for_mask, as documented), and "
                    "the returned state h is the last real output")
     run = run_of("make_model", spec, batch)
     body = "\n\n\n".join([
@@ -565,7 +570,8 @@ def held_script(spec: StackSpec, api: str, batch) -> Reproducer:
         model_source(spec, api),
         f"RUN = ({literal(run.values)},\n       {literal(run.mask)})  # (inputs, explicit mask or None)\n"
         f"MASK = {literal(batch.mask)}  # the real steps\nFIXED_TIMESTEPS = {spec.needs_fixed_timesteps}\n"
-        f"BIDIRECTIONAL = {layer.kind == 'Bidirectional'}\nGO_BACKWARDS = {bool(layer.option('go_backwards'))}",
+        f"BIDIRECTIONAL = {layer.kind == 'Bidirectional'}\nGO_BACKWARDS = {bool(layer.option('go_backwards'))}\n"
+        f"ZERO_OUTPUT = {bool(layer.option('zero_output_for_mask'))}  # zero_output_for_mask=True",
         _HELD.strip(),
     ])
     source = script_source(title, expectation, tolerance(spec.depth, batch.timesteps), body,

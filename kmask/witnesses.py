@@ -82,6 +82,22 @@ def bidirectional_unroll_witness():
     check_padded_equals_alone(spec, "functional", _tokens([[3, 5]], 4))
 
 
+def zero_output_final_witness():
+    """LSTM(zero_output_for_mask=True, return_sequences=False) gives a post-padded row's final
+    output as the row gives it alone."""
+    lstm = LayerSpec.make("LSTM", units=3, return_sequences=False, return_state=False,
+                          go_backwards=False, unroll=False, zero_output_for_mask=True)
+    check_padded_equals_alone(StackSpec("embedding", (lstm,)), "functional", _tokens([[3, 5]], 4))
+
+
+def backward_zero_output_witness():
+    """An unrolled LSTM(go_backwards=True, zero_output_for_mask=True) returning sequences gives a
+    post-padded row's real steps as the row gives them alone."""
+    lstm = LayerSpec.make("LSTM", units=3, return_sequences=True, return_state=False,
+                          go_backwards=True, unroll=True, zero_output_for_mask=True)
+    check_padded_equals_alone(StackSpec("embedding", (lstm,)), "functional", _tokens([[3, 5]], 4))
+
+
 TIMEDISTRIBUTED_DENSE = StackSpec(
     "embedding", (LayerSpec.make("TimeDistributed", layer=LayerSpec.make("Dense", units=3)),)
 )
@@ -630,6 +646,8 @@ WITNESSES = {
     "lstm-empty-batch-fails": lstm_empty_batch_witness,
     "pooling-empty-batch-fails": pooling_empty_batch_witness,
     "softmax-misreads-sequence-mask": softmax_sequence_mask_witness,
+    "zero-output-zeroes-final-output": zero_output_final_witness,
+    "go-backwards-zero-output-zeroes-real-steps": backward_zero_output_witness,
     "float32-head-drops-mask-under-mixed-policy": float32_head_mixed_loss_witness,
 }
 """Witnesses by divergence id."""

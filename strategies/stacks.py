@@ -196,7 +196,8 @@ def recurrent_layers(
     allow_state: bool = True,
     allow_backwards: bool = True,
 ) -> st.SearchStrategy[LayerSpec]:
-    """LSTM, GRU or SimpleRNN with drawn return_sequences / return_state / go_backwards / unroll.
+    """LSTM, GRU or SimpleRNN with drawn return_sequences / return_state / go_backwards / unroll /
+    zero_output_for_mask (and GRU's reset_after).
 
     ``kind``: one of :data:`RECURRENT`, or None to draw one.
     ``return_sequences``: True or False, or None to draw it.
@@ -207,14 +208,17 @@ def recurrent_layers(
     return_sequences = check_optional_flag("return_sequences", return_sequences)
     kinds = st.just(kind) if kind else st.sampled_from(RECURRENT)
     return st.builds(
-        lambda k, rs, state, back, unroll: LayerSpec.make(
-            k, units=UNITS, return_sequences=rs, return_state=state, go_backwards=back, unroll=unroll
+        lambda k, rs, state, back, unroll, zeros, reset_after: LayerSpec.make(
+            k, units=UNITS, return_sequences=rs, return_state=state, go_backwards=back, unroll=unroll,
+            zero_output_for_mask=zeros, **({"reset_after": reset_after} if k == "GRU" else {}),
         ),
         kinds,
         st.just(return_sequences) if return_sequences is not None else st.booleans(),
         st.booleans() if check_flag("allow_state", allow_state) else st.just(False),
         st.booleans() if check_flag("allow_backwards", allow_backwards) else st.just(False),
         UNROLL,
+        st.booleans(),
+        st.booleans(),
     )
 
 

@@ -63,6 +63,13 @@ def _check_padded_steps_hold(spec, api, batch):
         return
     sequence, states = outputs[0], outputs[1:]
     emitted_mask = batch.mask[:, ::-1] if layer.option("go_backwards") else batch.mask
+    if layer.option("zero_output_for_mask"):
+        assert_close(
+            sequence[~emitted_mask], np.zeros_like(sequence[~emitted_mask]), tol,
+            "with zero_output_for_mask, every padded step must be zeros; " + where,
+        )
+        # the rest of the check reads the real steps only: hold them through the zeros
+        sequence = np.where(emitted_mask[..., None], sequence, held_outputs(sequence, emitted_mask))
     held = held_outputs(sequence, emitted_mask)
     assert_close(
         sequence, held, tol,
@@ -86,8 +93,8 @@ def _check_padded_steps_hold(spec, api, batch):
 @given(data=st.data())
 def test_recurrent_outputs_hold_at_padded_steps(kind, api, data):
     """With return_sequences, each padded step repeats the last real output (zeros before the
-    first real step; zeros throughout for Bidirectional, as documented), and return_state
-    states are those of the last real step."""
+    first real step; zeros throughout for Bidirectional and with zero_output_for_mask, as
+    documented), and return_state states are those of the last real step."""
     spec = data.draw(
         without_known_divergences(recurrent_stacks(kind, api), api), label="spec"
     )
