@@ -182,8 +182,7 @@ def check_attention_reads_only_real_keys(layer, kind, query, value, value_mask, 
     original = cross_attention(layer, value if self_attention else query, value, query_mask, value_mask, causal)
     changed = cross_attention(layer, other if self_attention else query, other, query_mask, value_mask, causal)
     tol = tolerance(3, value.shape[1])  # three projections and a softmax-weighted sum
-    how = ", ".join(n for n, on in (("self-attention", self_attention), ("causal", causal)) if on)
-    where = (f"{attention_spec(kind)}{f' ({how})' if how else ''} over {value.shape[1]} keys; "
+    where = (f"{attention_title(kind, causal, self_attention)} over {value.shape[1]} keys; "
              f"real keys per row {value_mask.sum(axis=1).tolist()}")
     seen = visible_real_keys(value_mask, query.shape[1], causal)
     cut = causal_cut(query.shape[1])
@@ -200,6 +199,12 @@ def check_attention_reads_only_real_keys(layer, kind, query, value, value_mask, 
             early = query_mask[:, :cut]
             assert_close(later[:, :cut][early], original[:, :cut][early], tol,
                          f"{where}: queries before step {cut} vs the same with other keys from step {cut} on")
+
+
+def attention_title(kind: str, causal: bool, self_attention: bool) -> str:
+    """The layer :func:`attention_layer` builds and how it is called, for messages."""
+    how = ", ".join(n for n, on in (("self-attention", self_attention), ("causal", causal)) if on)
+    return f"{attention_spec(kind)}{f' ({how})' if how else ''}"
 
 
 def causal_cut(query_steps: int) -> int:
@@ -270,8 +275,7 @@ def attention_script(kind: str, query, value, value_mask, other, tol: float,
     """The standalone script of :func:`check_attention_reads_only_real_keys`; ``future`` (causal
     runs only) is ``value`` with other content at every step from the causal cut on."""
     causal = future is not None
-    how = ", ".join(n for n, on in (("self-attention", self_attention), ("causal", causal)) if on)
-    title = f"{attention_spec(kind)}{f' ({how})' if how else ''} reads padded keys"
+    title = f"{attention_title(kind, causal, self_attention)} reads padded keys"
     expected = ("a real query's attention output does not depend on what padded keys hold, and a real "
                 "query that sees no real key gets the empty attention (zeros; MultiHeadAttention's "
                 "output bias)")

@@ -179,6 +179,21 @@ def attention_ignores_key_padding():
     return patched(layers.MultiHeadAttention, "_compute_attention_mask", replacement)
 
 
+def layer_calls_without_input_mask(when):
+    """``Layer.__call__`` given a copy of its first input without the mask attached to it,
+    whenever ``when(layer, tensor, call_kwargs)`` holds for a tensor that carries one."""
+    def replacement(original):
+        def __call__(self, *args, **kwargs):
+            x = args[0] if args else None
+            if isinstance(x, tf.Tensor) and getattr(x, "_keras_mask", None) is not None and when(self, x, kwargs):
+                args = (tf.identity(x),) + args[1:]  # a copy without the attached mask
+            return original(self, *args, **kwargs)
+
+        return __call__
+
+    return patched(layers.Layer, "__call__", replacement)
+
+
 def causal_mask_dropped_with_padding_mask():
     def replacement(original):
         def compute_attention_mask(self, query, value, *args, **kwargs):

@@ -14,6 +14,7 @@ import contextlib
 
 from kmask.keras_compat import GENERATION, keras_internal, tf
 
+from .faults import layer_calls_without_input_mask
 from .injection import Fault, FaultCase, patched, registry
 
 MEAN_REDUCTIONS = ("mean", "sum_over_batch_size", "auto")
@@ -175,23 +176,9 @@ def multi_output_losses_share_first_mask():
 def float32_layer_drops_16bit_mask():
     """Keras 3.0-3.13's bug (float32-head-drops-mask-under-mixed-policy) put back: a layer whose
     compute dtype differs from its 16-bit input's gets the input without its mask."""
-    layer_class = keras_internal("layers.layer").Layer
-
-    def replacement(original):
-        def __call__(self, *args, **kwargs):
-            x = args[0] if args else None
-            if (
-                isinstance(x, tf.Tensor)
-                and x.dtype in (tf.float16, tf.bfloat16)
-                and self.compute_dtype != x.dtype.name
-                and get_keras_mask(x) is not None
-            ):
-                args = (tf.identity(x),) + args[1:]  # a copy without the attached mask
-            return original(self, *args, **kwargs)
-
-        return __call__
-
-    return patched(layer_class, "__call__", replacement)
+    return layer_calls_without_input_mask(
+        lambda layer, x, kwargs: x.dtype in (tf.float16, tf.bfloat16) and layer.compute_dtype != x.dtype.name
+    )
 
 
 _FAULTS = [

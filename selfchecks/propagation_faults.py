@@ -20,6 +20,7 @@ import contextlib
 
 from kmask.keras_compat import layers, tf
 
+from .faults import layer_calls_without_input_mask
 from .injection import Fault, FaultCase, patched, registry
 
 
@@ -101,21 +102,9 @@ def attention_returns_value_mask():
 
 
 def implicit_mask_only_in_functional_graphs():
-    def replacement(original):
-        def __call__(self, *args, **kwargs):
-            if (
-                args
-                and "mask" not in kwargs
-                and tf.executing_eagerly()
-                and isinstance(args[0], tf.Tensor)
-                and getattr(args[0], "_keras_mask", None) is not None
-            ):
-                args = (tf.identity(args[0]),) + args[1:]  # a copy without the attached mask
-            return original(self, *args, **kwargs)
-
-        return __call__
-
-    return _patched_here(layers.Layer, "__call__", replacement)
+    return layer_calls_without_input_mask(
+        lambda layer, x, kwargs: "mask" not in kwargs and tf.executing_eagerly()
+    )
 
 
 FAULTS = registry(

@@ -276,10 +276,9 @@ def _nodes_of(draw, kind: str, tensors: list[Tensor]) -> Node | None:
     """A node of ``kind`` over some of ``tensors``, or None when none of them fits."""
     sequences = [i for i, t in enumerate(tensors) if t.sequence]
     if kind in MERGES + ATTENTIONS:
-        sequences = [i for i, t in enumerate(tensors) if t.mergeable]
         axis = draw(st.sampled_from([-1, 1]), label="axis") if kind == "Concatenate" else None
         by_shape: dict = {}
-        for i in sequences:
+        for i in (i for i, t in enumerate(tensors) if t.mergeable):
             by_shape.setdefault(_pairing_key(kind, axis, tensors[i]), []).append(i)
         key = draw(st.sampled_from(sorted(by_shape)), label="shape")
         first = draw(st.sampled_from(by_shape[key]))

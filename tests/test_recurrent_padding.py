@@ -63,14 +63,13 @@ def _check_padded_steps_hold(spec, api, batch):
         return
     sequence, states = outputs[0], outputs[1:]
     emitted_mask = batch.mask[:, ::-1] if layer.option("go_backwards") else batch.mask
+    held = held_outputs(sequence, emitted_mask)  # reads the real steps only
     if layer.option("zero_output_for_mask"):
         assert_close(
             sequence[~emitted_mask], np.zeros_like(sequence[~emitted_mask]), tol,
             "with zero_output_for_mask, every padded step must be zeros; " + where,
         )
-        # the rest of the check reads the real steps only: hold them through the zeros
-        sequence = np.where(emitted_mask[..., None], sequence, held_outputs(sequence, emitted_mask))
-    held = held_outputs(sequence, emitted_mask)
+        sequence = np.where(emitted_mask[..., None], sequence, held)  # the rest checks real steps
     assert_close(
         sequence, held, tol,
         "each padded step must repeat the last real step's output (zeros before the first); " + where,
