@@ -1,5 +1,5 @@
-"""What several property files draw beyond ``strategies/``: stacks that steer clear of recorded
-divergences, and loss targets with arbitrary values at padded steps."""
+"""What several property files draw beyond ``strategies/``: stacks and graphs that steer clear of
+recorded divergences, and loss targets with arbitrary values at padded steps."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from strategies import stacks
+from strategies.graphs import graphs
 
 from .divergences import active_matches, covering
 
@@ -22,6 +23,11 @@ def stacks_without_known_divergences(focus, api, how=None, **kwargs) -> st.Searc
     if divergence:
         pytest.skip(f"{divergence.explain()} (replayed by test_known_divergences)")
     return without_known_divergences(stacks(focus, api=api, **kwargs), how)
+
+
+def graphs_without_known_divergences(kinds) -> st.SearchStrategy:
+    """Graphs of ``kinds`` whose nodes steer around the divergences active on this Keras."""
+    return graphs(kinds, avoid=lambda spec: bool(active_matches(spec, "graph")))
 
 
 def without_known_divergences(specs: st.SearchStrategy, how: str) -> st.SearchStrategy:

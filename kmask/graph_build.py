@@ -18,12 +18,32 @@ import inspect
 import numpy as np
 
 from strategies import LayerSpec
-from strategies.graphs import ATTENTIONS, MERGES, GraphSpec
+from strategies.graphs import ATTENTIONS, MERGES, OPS, GraphSpec
 
 from .build import CACHE, WEIGHT_SCALE, make_layer
-from .keras_compat import keras, layers, tf
+from .keras_compat import GENERATION, keras, layers, tf
 
 LAMBDA_FUNCTIONS = {"double": lambda x: x * 2.0, "negate": lambda x: -x}
+
+OP_FUNCTIONS = {
+    "multiply": lambda x: x * 2.0,
+    "add_self": lambda x: x + x,
+    "negate": lambda x: -x,
+    "tanh": keras.ops.tanh if GENERATION == 3 else tf.math.tanh,
+    "add": lambda x, y: x + y,
+}
+"""What an ``Op``/``OpAdd`` node computes (strategies.graphs.OP_FUNCTIONS names the unary ones)."""
+
+
+@dataclasses.dataclass
+class Operation:
+    """An ``Op``/``OpAdd`` node: a function applied straight to the tensors, no layer around it.
+    It has no weights, and no ``compute_mask``: whatever mask its result carries is Keras's doing."""
+
+    function: str
+
+    def __call__(self, *tensors):
+        return OP_FUNCTIONS[self.function](*tensors)
 
 
 def _keep_mask(inputs, mask=None):
@@ -35,6 +55,10 @@ def make_graph_layer(spec: LayerSpec):
     if spec.kind == "Lambda":
         mask = _keep_mask if spec.option("mask") == "keep" else None
         return layers.Lambda(LAMBDA_FUNCTIONS[spec.option("function")], mask=mask)
+    if spec.kind == "Op":
+        return Operation(spec.option("function"))
+    if spec.kind == "OpAdd":
+        return Operation("add")
     return make_layer(spec)
 
 
@@ -47,6 +71,8 @@ def call_layer(spec: LayerSpec, layer, inputs: list) -> list:
         outputs = layer(list(inputs), **options)
     elif spec.kind in MERGES:
         outputs = layer(list(inputs))
+    elif spec.kind in OPS:
+        outputs = layer(*inputs)
     else:
         outputs = layer(inputs[0], **options)
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
@@ -66,6 +92,8 @@ def set_layer_weights(layers_in_order, spec) -> None:
     """
     rng = np.random.default_rng(spec.weight_seed)
     for layer in layers_in_order:
+        if isinstance(layer, Operation):
+            continue
         values = []
         for weight in layer.weights:
             value = rng.uniform(-WEIGHT_SCALE, WEIGHT_SCALE, size=tuple(weight.shape)).astype(np.float32)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from strategies.graphs import OPS, output_count
+
 from . import report
-from .compare import assert_same_length
+from .compare import assert_close, assert_same_length, tolerance
 from .divergences import BY_ID
 from .graph_build import as_mask, functional_graph, run_graph
 from .keras_compat import GENERATION, tf
@@ -95,11 +97,43 @@ def _check_graph_masks(spec, batch, raw) -> None:
                 f"mask, the rule says {describe_mask(want)}"
             )
     assert_same_length(spec.nodes, graph.layers, f"nodes of {spec} vs layers built")
+    check_pooled_values(spec, values, expected, stripped, note)
     for node, layer in zip(spec.nodes, graph.layers):
+        if node.layer.kind in OPS:
+            continue  # an operation has no compute_mask
         check_compute_mask(
             node.layer, layer, [tensors[i] for i in node.inputs], [masks[i] for i in node.inputs],
             [values[i] for i in node.inputs], f"node {node} of {spec}{note}",
         )
+
+
+POOLED_VALUE = "GlobalAveragePooling1D value"
+"""What the pooled-value assertion says."""
+
+
+def check_pooled_values(spec, values, expected, stripped: set[int], note: str) -> None:
+    """Every GlobalAveragePooling1D node gives, in each row with a real step, the NumPy mean of its
+    input over the steps the rules' mask of that input calls real (every step where the rules
+    give it no mask): what a consumer computes follows the mask the rules say reaches it.
+
+    Rows with no real step are left to the extreme-padding property (divergence
+    pooling-empty-row-nan); an input MultiHeadAttention strips of its eager mask is skipped."""
+    position = 2
+    for node in spec.nodes:
+        if node.layer.kind == "GlobalAveragePooling1D" and node.inputs[0] not in stripped:
+            source = node.inputs[0]
+            x = values[source].astype(np.float64)
+            mask = expected[source]
+            real = np.ones(x.shape[:2], bool) if mask is None else mask
+            rows = np.flatnonzero(real.any(axis=1))
+            weights = real[rows, :, None]
+            want = (x[rows] * weights).sum(axis=1) / weights.sum(axis=1)
+            assert_close(
+                values[position][rows], want, tolerance(1, x.shape[1]),
+                f"{POOLED_VALUE} at t{position} of {spec}{note}: rows {rows.tolist()} against the NumPy "
+                f"mean of t{source} over the steps of {'its rule mask' if mask is not None else 'every step (the rules give t' + str(source) + ' no mask)'}",
+            )
+        position += output_count(node.layer)
 
 
 def expected_chain_masks(spec, batch, raw):

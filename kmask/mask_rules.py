@@ -4,7 +4,9 @@ given the input mask(s), per Keras generation.
 Each kind has a :class:`Rule` naming one rule for Keras 2 and one for Keras 3
 (the same name where the generations agree), and its *family*: the mask is
 ``created``, ``kept``, ``reduced`` away with the time axis, ``dropped`` by a layer
-that does not support masking, ``merged`` across inputs, or taken from the
+that does not support masking (or by an operation that is no layer at all: ``x * 2``,
+``x + y``, ``keras.ops``/``tf.math`` functions carry no mask on either generation, as
+keras-team/keras#18416 reports), ``merged`` across inputs, or taken from the
 ``attention`` query. :data:`RULE_FUNCTIONS` says in NumPy what each rule name
 means; :func:`expected_masks` applies the installed generation's rule. Where the
 generations differ, :data:`DIFFERENCES` says how and why, with the versions.
@@ -25,7 +27,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from strategies import LayerSpec
-from strategies.graphs import MERGES, RESHAPING, output_count
+from strategies.graphs import MERGES, OPS, RESHAPING, output_count
 
 Mask = Optional[np.ndarray]
 
@@ -56,6 +58,7 @@ RULES: dict[str, Rule] = {
     **{k: _same("dropped", "unsupported") for k in ("GlobalMaxPooling1D", "Flatten", "Reshape", "Conv1D")},
     **{k: _same("dropped", "unsupported") for k in RESHAPING},
     "Lambda": _same("dropped", "mask_function_or_none"),
+    **{k: _same("dropped", "not_a_layer") for k in OPS},
     "Concatenate": Rule("merged", "concatenate_and", "concatenate_or"),
     **{k: Rule("merged", "and_of_present", "or_if_all_present") for k in (
         "Add", "Subtract", "Multiply", "Average", "Maximum",
@@ -153,6 +156,7 @@ RULE_FUNCTIONS: dict[str, Callable] = {
     "keep_if_sequences": _keep_if_sequences,
     "none": lambda layer, masks, values: [None],
     "unsupported": lambda layer, masks, values: [None],
+    "not_a_layer": lambda layer, masks, values: [None],
     "mask_function_or_none": _mask_function_or("none"),
     "concatenate_and": _concatenate(np.all),
     "concatenate_or": _concatenate(np.any),

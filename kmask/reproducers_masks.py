@@ -7,14 +7,24 @@ as the property does (:mod:`kmask.report` holds the core)."""
 from __future__ import annotations
 
 from strategies import LayerSpec
-from strategies.graphs import ATTENTIONS, MERGES, output_count
+from strategies.graphs import ATTENTIONS, MERGES, OPS, output_count
 
 from . import report
+from .compare import tolerance
 from .keras_compat import GENERATION
 from .mask_rules import rule_name
 
 LAMBDA_SOURCE = {"double": "lambda x: x * 2.0", "negate": "lambda x: -x"}
 """The source of kmask.graph_build.LAMBDA_FUNCTIONS."""
+
+OP_SOURCE = {
+    "multiply": "{0} * 2.0",
+    "add_self": "{0} + {0}",
+    "negate": "-{0}",
+    "tanh": "keras.ops.tanh({0})" if GENERATION == 3 else "tf.math.tanh({0})",
+    "add": "{0} + {1}",
+}
+"""The source of kmask.graph_build.OP_FUNCTIONS, on the input tensors' names."""
 
 _PRESENT_OR_ONES = "[m if m is not None else np.ones(v.shape[:2], bool) for m, v in zip(masks, values)]"
 
@@ -29,6 +39,7 @@ RULE_SOURCE = {
     "and_of_present": "None if all(m is None for m in masks) else "
                       "np.all(np.stack([m for m in masks if m is not None]), axis=0)",
     "or_if_all_present": "None if any(m is None for m in masks) else np.any(np.stack(masks), axis=0)",
+    "not_a_layer": "None",
 }
 """The rules of kmask.mask_rules.RULE_FUNCTIONS whose source needs no layer option, as
 expressions of the node's input ``masks`` and ``values``."""
@@ -44,6 +55,7 @@ RULE_WORDS = {
     "concatenate_or": "ORs the masks (all True for an input without one)",
     "and_of_present": "ANDs the masks present",
     "or_if_all_present": "ORs the masks if every input has one, else no mask",
+    "not_a_layer": "is an operation, not a layer: no mask",
 }
 
 
@@ -105,6 +117,11 @@ def graph_source(spec, timesteps: int) -> str:
     for node in spec.nodes:
         count = output_count(node.layer)
         outputs = [f"t{position + k}" for k in range(count)]
+        if node.layer.kind in OPS:  # no layer: the operation applied to the tensors themselves
+            function = node.layer.option("function", "add")
+            lines.append(f"    t += [{OP_SOURCE[function].format(*(f't[{i}]' for i in node.inputs))}]  # {outputs[0]}")
+            position += 1
+            continue
         lines.append(f"    built.append({layer_source(node.layer)})")
         call = call_source(node.layer, "built[-1]", [f"t[{i}]" for i in node.inputs])
         lines.append(f"    t += {'list(' + call + ')' if count > 1 else '[' + call + ']'}  # {', '.join(outputs)}")
@@ -130,23 +147,47 @@ def rules_source(spec) -> str:
             lines.append(f"     lambda masks, values: {expression}),")
             position += 1
     lines.append("]")
+    lines.append(f"POOLED = {pooled_tensors(spec)!r}  # (GlobalAveragePooling1D output, its input)")
     return "\n".join(lines)
+
+
+def pooled_tensors(spec) -> list[tuple[int, int]]:
+    """``(output tensor, input tensor)`` of every GlobalAveragePooling1D node of the graph ``spec``."""
+    found, position = [], 2
+    for node in spec.nodes:
+        if node.layer.kind == "GlobalAveragePooling1D":
+            found.append((position, node.inputs[0]))
+        position += output_count(node.layer)
+    return found
 
 
 _GRAPH_SIDES = '''
 def both_sides():
     """At each tensor in order, the attached mask (actual) and the rule applied to what Keras gave
-    its inputs (expected); the first tensor where they differ, else the last one."""
+    its inputs (expected); then each GlobalAveragePooling1D output against the NumPy mean of its
+    input over the steps the rule's mask calls real; the first that differ, else the last mask."""
     model, reads_raw = make_model()
     outputs = model([X, RAW] if reads_raw else X, training=False)
     tensors = [outputs[0], RAW] + list(outputs[1:])
     values = {-1: X, **{i: np.asarray(t) for i, t in enumerate(tensors)}}
     masks = {-1: None, **{i: attached_mask(t) for i, t in enumerate(tensors)}}
+    rule_masks = {1: None}  # t1, the unmasked input
     for position, what, inputs, rule in RULES:
         expected = rule([masks[i] for i in inputs], [values[i] for i in inputs])
-        actual = masks[position]
+        rule_masks[position], actual = expected, masks[position]
         if difference(expected, actual)[0]:
-            break
+            print(f"mask of t{position} = {what}")
+            return expected, actual
+    for position, source in POOLED:  # rows with no real step: see the pooling-empty-row-nan record
+        x = values[source].astype(np.float64)
+        real = np.ones(x.shape[:2], bool) if rule_masks[source] is None else rule_masks[source]
+        rows = real.any(axis=1)
+        weights = real[rows][:, :, None]
+        pooled = (x[rows] * weights).sum(axis=1) / weights.sum(axis=1)
+        if difference(pooled, values[position][rows])[0]:
+            print(f"value of t{position} = GlobalAveragePooling1D(t{source}): the mean over the steps "
+                  f"its rule mask calls real ({'every step: no mask' if rule_masks[source] is None else 'masked'})")
+            return pooled, values[position][rows]
     print(f"mask of t{position} = {what}")
     return expected, actual
 
@@ -161,7 +202,8 @@ def graph_reproducer(spec, batch, raw) -> report.Reproducer:
     """The script of :func:`kmask.mask_checks.check_graph_masks` on ``spec`` and its inputs."""
     title = f"Keras attaches a mask that breaks the masking rules in a Functional graph: {spec}"
     expected = ("at every tensor of the Functional graph, the mask Keras attaches to the eager output is "
-                f"the one the Keras {GENERATION} rule gives for its layer and its inputs' masks")
+                f"the one the Keras {GENERATION} rule gives for its layer and its inputs' masks, and every "
+                "GlobalAveragePooling1D averages its input over the steps that rule calls real")
     body = "\n\n\n".join([
         "layers = keras.layers",
         graph_source(spec, batch.timesteps),
@@ -169,7 +211,10 @@ def graph_reproducer(spec, batch, raw) -> report.Reproducer:
         rules_source(spec),
         _GRAPH_SIDES.strip(),
     ])
-    source = report.script_source(title, expected, 0.0, body, "masks are compared exactly")
+    source = report.script_source(
+        title, expected, tolerance(1, batch.timesteps), body,
+        "masks are compared exactly; a pooled value is a float32 mean of at most as many terms as steps",
+    )
     return report.Reproducer(title, expected, source)
 
 
@@ -228,7 +273,10 @@ def chain_reproducer(spec, batch, expected_masks) -> report.Reproducer:
     rules = _chain_rule_lines(chain, expected_masks)
     body = "\n\n\n".join(["layers = keras.layers", model, f"X = {report.literal(batch.values)}",
                           "\n".join(rules), _CHAIN_SIDES.strip()])
-    source = report.script_source(title, expected, 0.0, body, "masks are compared exactly")
+    source = report.script_source(
+        title, expected, tolerance(1, batch.timesteps), body,
+        "masks are compared exactly; a pooled value is a float32 mean of at most as many terms as steps",
+    )
     return report.Reproducer(title, expected, source)
 
 
@@ -355,4 +403,40 @@ def unsupported_reproducer(spec, batch, tol: float) -> report.Reproducer:
         _UNSUPPORTED_SIDES.strip(),
     ])
     source = report.script_source(title, expected, tol, body, "float32 reordering tolerance (kmask/compare.py)")
+    return report.Reproducer(title, expected, source)
+
+
+_GRAPH_LOSS_SIDES = '''
+def both_sides():
+    """The mean squared error over the steps RULE_MASK calls real (every step where it is None),
+    computed here from the model's own predictions (expected), and what evaluate() reports (actual)."""
+    model, reads_raw = make_model()
+    head = keras.Model(model.inputs if reads_raw else model.inputs[0], model.outputs[OUTPUT - 1])  # t0, t2, t3, ...
+    head.compile(loss="mean_squared_error")
+    inputs = [X, RAW] if reads_raw else X
+    reported = head.evaluate(inputs, TARGETS, batch_size=len(X), verbose=0)
+    predictions = np.asarray(head(inputs, training=False)).astype(np.float64)
+    per_step = ((predictions - TARGETS) ** 2).mean(axis=-1)
+    real = np.ones(per_step.shape, bool) if RULE_MASK is None else RULE_MASK
+    return float((per_step * real).sum() / real.sum()), float(reported)
+'''
+
+
+def graph_loss_reproducer(case, mask, tol: float) -> report.Reproducer:
+    """The script of :func:`kmask.graph_loss.check_graph_loss`: the graph cut at its output tensor,
+    compiled with mean squared error, ``evaluate`` against the masked mean under ``mask``."""
+    spec, output = case.spec, case.output
+    title = f"The compiled loss of a Functional graph's output t{output} does not follow its mask: {spec}"
+    counted = "every step (no mask reaches it)" if mask is None else "the steps its mask calls real"
+    expected = (f"evaluate() reports the mean squared error of t{output} over {counted}: the mask the Keras "
+                f"{GENERATION} rules give t{output} (kmask/mask_rules.py)")
+    body = "\n\n\n".join([
+        "layers = keras.layers",
+        graph_source(spec, case.values.shape[1]),
+        f"X = {report.literal(case.values)}\nRAW = {report.literal(case.raw)}\n"
+        f"TARGETS = {report.literal(case.targets)}\nOUTPUT = {output}\n"
+        f"RULE_MASK = {report.literal(mask)}  # what the rules give t{output}; None: every step counts",
+        _GRAPH_LOSS_SIDES.strip(),
+    ])
+    source = report.script_source(title, expected, tol, body, "a float32 loss of a model this deep")
     return report.Reproducer(title, expected, source)

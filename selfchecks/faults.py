@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 
 from kmask.keras_compat import GENERATION, backend_impl, layers, tf
+from kmask.mask_checks import POOLED_VALUE
 
 from .injection import Fault, FaultCase, patched, registry
 
@@ -301,6 +302,8 @@ CASES = [
               dict(focus="GlobalAveragePooling1D", api="functional"), "padded batch vs the row run alone"),
     FaultCase("pooling_ignores_mask", INVISIBLE + "test_real_outputs_ignore_extra_padding",
               dict(focus="GlobalAveragePooling1D", api="subclassed"), "padded vs 3 more padded steps"),
+    FaultCase("pooling_ignores_mask", "tests/test_mask_propagation.py::test_functional_graph_masks_follow_rules",
+              dict(group="ops"), POOLED_VALUE),
     FaultCase("attention_ignores_key_padding", INVISIBLE + "test_real_outputs_ignore_padding_content",
               dict(focus="MultiHeadAttention", api="functional"), "original vs other padding content"),
     FaultCase("attention_ignores_key_padding", INVISIBLE + "test_padded_batch_equals_each_sample_alone",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 
+from kmask.graph_loss import GRAPH_LOSS
 from kmask.keras_compat import GENERATION, keras_internal, tf
 
 from .faults import layer_calls_without_input_mask
@@ -233,6 +234,8 @@ CASES = [
               dict(execution="graph"), REFERENCE_LOSS),
     FaultCase("loss_divides_by_all_steps", LOSS + "test_mixed_precision_loss_equals_masked_reference", {},
               REFERENCE_LOSS),
+    FaultCase("loss_divides_by_all_steps", LOSS + "test_graph_output_loss_follows_its_rule_mask", {},
+              GRAPH_LOSS),
     FaultCase("loss_divides_by_all_steps",
               "tests/test_seed_notebook.py::test_seed_notebook_evaluate_equals_masked_loss", {},
               "Older tf.keras"),

@@ -20,6 +20,7 @@ from kmask.checks import assert_same_real_outputs
 from kmask.compare import FLOAT32_EPS, tolerance
 from kmask.divergences import BY_ID, within
 from kmask.forward_checks import EXTRA_PADDING
+from kmask.mask_checks import POOLED_VALUE, check_pooled_values
 from kmask.mask_rules import (
     RAISES_TYPE_ERROR,
     RULE_FUNCTIONS,
@@ -389,6 +390,8 @@ HAND_GRAPH = (
     (Node(_layer("Attention"), (0, 1)), [M0], [M0]),  # t18: the query's mask
     (Node(_layer("Lambda", function="double", mask="keep"), (0,)), [M0], [M0]),  # t19
     (Node(_layer("Lambda", function="negate"), (0,)), [None], [None]),  # t20
+    (Node(_layer("Op", function="tanh"), (0,)), [None], [None]),  # t21: an operation carries no mask
+    (Node(_layer("OpAdd"), (0, 6)), [None], [None]),  # t22: even over two masked tensors
 )
 
 
@@ -409,8 +412,8 @@ def _describe(mask) -> str:
 
 @pytest.mark.parametrize("generation", [2, 3])
 def test_mask_rules_on_a_hand_written_graph(generation):
-    """Every tensor of a graph of merges, RNNs, pooling, attention and Lambda gets the mask
-    written down for its Keras generation."""
+    """Every tensor of a graph of merges, RNNs, pooling, attention, Lambda and operations gets the
+    mask written down for its Keras generation."""
     spec = _hand_graph()
     got = expected_graph_masks(spec, X0, _tensor_values(spec), generation)
     want = [M0, None] + [m for _, k2, k3 in HAND_GRAPH for m in (k2 if generation == 2 else k3)]
@@ -418,6 +421,23 @@ def test_mask_rules_on_a_hand_written_graph(generation):
     for i, (g, w) in enumerate(zip(got, want)):
         same = (g is None and w is None) or (g is not None and w is not None and np.array_equal(g, w))
         assert same, f"Keras {generation}, t{i}: rule gives {_describe(g)}, expected {_describe(w)}"
+
+
+def test_pooled_value_reference_by_hand():
+    """GlobalAveragePooling1D of a masked tensor is the mean over its real steps; after an
+    operation (no mask by the rules) it is the mean over every step; a masked mean there fails."""
+    spec = GraphSpec("masking", (
+        Node(_layer("GlobalAveragePooling1D"), (0,)),  # t2
+        Node(_layer("Op", function="tanh"), (0,)),  # t3
+        Node(_layer("GlobalAveragePooling1D"), (3,)),  # t4
+    ), mask_value=0.0)
+    t = np.tanh(1.0)
+    values = [X0, X1, np.array([[1.0, 0.0], [1.0, 0.0]]), np.tanh(X0), np.array([[t / 3, 0.0], [2 * t / 3, 0.0]])]
+    masks = expected_graph_masks(spec, X0, values, 3)
+    check_pooled_values(spec, values, masks, set(), "")
+    values[4] = np.array([[t, 0.0], [t, 0.0]])  # the mean over the input's real steps instead
+    with pytest.raises(AssertionError, match=POOLED_VALUE):
+        check_pooled_values(spec, values, masks, set(), "")
 
 
 def test_compute_mask_of_a_layer_without_mask_support():

@@ -42,6 +42,7 @@ WRITES_REPRODUCERS = {
     "tests/test_compiled_loss.py::test_compiled_metrics_equal_masked_reference",
     "tests/test_compiled_loss.py::test_loss_ignores_padded_targets",
     "tests/test_compiled_loss.py::test_mixed_precision_loss_equals_masked_reference",
+    "tests/test_compiled_loss.py::test_graph_output_loss_follows_its_rule_mask",
     "tests/test_multi_output_loss.py::test_each_output_masked_with_its_own_mask",
     "tests/test_mask_propagation.py::test_functional_graph_masks_follow_rules",
     "tests/test_mask_propagation.py::test_sequential_masks_follow_rules",

@@ -42,14 +42,17 @@ RESHAPING = (
 """Kinds whose output is a sequence whose steps are not the input's (pooled, cropped, padded,
 repeated, or features and time swapped): nothing merges with it."""
 RECURRENT_KINDS = ("LSTM", "GRU", "SimpleRNN", "Bidirectional")
+OPS = ("Op", "OpAdd")
+"""Operations that are not layers, applied to symbolic tensors in a Functional graph: ``Op`` one of
+:data:`OP_FUNCTIONS` on one tensor, ``OpAdd`` the Python ``x + y`` of two."""
 PROPAGATION_CATALOG = (
-    ("Masking",) + RECURRENT_KINDS + PER_STEP_KINDS + REDUCING + RESHAPING + MERGES + ATTENTIONS
+    ("Masking",) + RECURRENT_KINDS + PER_STEP_KINDS + REDUCING + RESHAPING + MERGES + ATTENTIONS + OPS
 )
 """Every layer kind a graph node can be (``Embedding`` is the input layer of the embedding style)."""
 
 VECTOR_KINDS = (
     "Dense", "Dropout", "Activation", "LayerNormalization", "BatchNormalization", "Lambda",
-    "GaussianNoise", "UnitNormalization", "Softmax", "RepeatVector",
+    "GaussianNoise", "UnitNormalization", "Softmax", "RepeatVector", "Op",
 )
 """Kinds that may follow a tensor without a time axis."""
 
@@ -68,9 +71,16 @@ LAMBDA_FUNCTIONS = ("double", "negate")
 """Lambda layers take one of these named functions (``kmask.graph_build`` defines them), with
 ``mask="keep"`` (a mask function returning the input mask) or no mask function."""
 
+OP_FUNCTIONS = ("multiply", "add_self", "negate", "tanh")
+"""What an ``Op`` node computes: ``x * 2.0``, ``x + x``, ``-x``, or ``tanh`` (``keras.ops.tanh`` on
+Keras 3, ``tf.math.tanh`` on Keras 2); ``kmask.graph_build`` defines them."""
+
 GRAPH_STYLES = ("masking", "embedding")
 
-SINGLE_INPUT_KINDS = tuple(k for k in PROPAGATION_CATALOG if k not in MERGES + ATTENTIONS)
+PAIRED_KINDS = MERGES + ATTENTIONS + ("OpAdd",)
+"""Kinds whose node takes two tensors."""
+
+SINGLE_INPUT_KINDS = tuple(k for k in PROPAGATION_CATALOG if k not in PAIRED_KINDS)
 """Kinds whose layer takes one tensor."""
 
 
@@ -193,6 +203,14 @@ def output_tensors(layer: LayerSpec, inputs: list[Tensor]) -> list[Tensor]:
     return [first]  # MultiHeadAttention (query width), merges, per-step layers
 
 
+def graph_tensors(spec: GraphSpec) -> list[Tensor]:
+    """What the strategies know of every tensor of ``spec``: t0, t1, then each node's outputs."""
+    tensors = [Tensor(spec.features), Tensor(spec.features)]
+    for node in spec.nodes:
+        tensors.extend(output_tensors(node.layer, [tensors[i] for i in node.inputs]))
+    return tensors
+
+
 # --------------------------------------------------------------------------- node strategies
 
 
@@ -249,6 +267,8 @@ def single_input_layers(kind: str) -> st.SearchStrategy[LayerSpec]:
         )
     if kind == "Lambda":
         return st.builds(lambda_layer, st.sampled_from(LAMBDA_FUNCTIONS), st.booleans())
+    if kind == "Op":
+        return st.sampled_from(OP_FUNCTIONS).map(lambda f: LayerSpec.make("Op", function=f))
     return st.just(LayerSpec.make("Masking", mask_value=0.0))  # the unmasked input is zero at its padding
 
 
@@ -275,7 +295,7 @@ def _pairing_key(kind: str, axis: int | None, tensor: Tensor):
 def _nodes_of(draw, kind: str, tensors: list[Tensor]) -> Node | None:
     """A node of ``kind`` over some of ``tensors``, or None when none of them fits."""
     sequences = [i for i, t in enumerate(tensors) if t.sequence]
-    if kind in MERGES + ATTENTIONS:
+    if kind in PAIRED_KINDS:
         axis = draw(st.sampled_from([-1, 1]), label="axis") if kind == "Concatenate" else None
         by_shape: dict = {}
         for i in (i for i, t in enumerate(tensors) if t.mergeable):

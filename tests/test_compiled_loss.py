@@ -20,7 +20,8 @@ from kmask.compiled import BATCHED_METHODS, EXECUTIONS, METHODS, with_head
 from kmask.divergences import BY_ID
 from kmask.edge import budget
 from kmask.reproducers import metric_reproducer
-from kmask.draw import targets, without_known_divergences
+from kmask.draw import graphs_without_known_divergences, targets, without_known_divergences
+from kmask.graph_loss import GraphLossCase, check_graph_loss, loss_outputs, rule_mask
 from kmask.loss_checks import (
     BATCH_SIZE,
     MIN_REAL_STEPS,
@@ -31,6 +32,7 @@ from kmask.loss_checks import (
     where,
 )
 from strategies import StackSpec, context_layers, mask_values
+from strategies.graphs import graph_inputs, graph_tensors
 
 SPLIT_BATCH_SIZE = 3
 """Batched methods also run with batches of 3 and 1 rows: unequal batches tell a
@@ -187,3 +189,30 @@ def test_loss_ignores_padded_targets(data):
     mask = case.mask if case.targets.ndim == 2 else case.mask[..., None]
     check_padded_targets_ignored(case, np.where(mask, case.targets, other).astype(case.targets.dtype))
 
+
+
+GRAPH_LOSS_KINDS = (
+    "Add", "Concatenate", "Multiply", "Maximum", "MultiHeadAttention", "Attention", "AdditiveAttention",
+    "LSTM", "GRU", "Dense", "LayerNormalization", "Masking", "Op", "OpAdd",
+)
+"""Residual connections (``Add`` of a tensor and a layer of it), merges of masked and unmasked
+branches, attention, RNNs and operations: what stands between a masked input and a loss."""
+
+
+@budget()
+@given(data=st.data())
+def test_graph_output_loss_follows_its_rule_mask(data):
+    """Through residual connections, merges of a masked and an unmasked branch, attention, RNNs and
+    operations, the loss evaluate() reports at a graph's output is the mean over the steps the
+    rules' mask of that output calls real (every step where the rules give it none)."""
+    spec = data.draw(graphs_without_known_divergences(GRAPH_LOSS_KINDS), label="spec")
+    outputs = loss_outputs(spec)
+    assume(outputs)
+    batch, raw = data.draw(graph_inputs(spec), label="inputs")
+    output = data.draw(st.sampled_from(outputs[::-1]), label="output")  # the last tensor first
+    features = graph_tensors(spec)[output].features
+    goal = data.draw(targets("real", batch.mask, units=features), label="targets")
+    case = GraphLossCase(spec, output, batch.values, raw, goal)
+    mask = rule_mask(case)
+    assume(mask is None or mask.any() or MIN_REAL_STEPS == 0)  # loss-all-padded-batch-nan
+    check_graph_loss(case, mask)

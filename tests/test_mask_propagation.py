@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from kmask import report
 from kmask.compare import assert_same_length
-from kmask.divergences import active_matches
-from kmask.draw import without_known_divergences
+from kmask.draw import graphs_without_known_divergences, without_known_divergences
 from kmask.graph_build import as_mask, attached_mask, chain_layers, chain_model
 from kmask.mask_checks import (
     assert_same_mask,
@@ -24,12 +23,12 @@ from strategies.graphs import (
     ATTENTIONS,
     CHAIN_KINDS,
     MERGES,
+    OPS,
     PROPAGATION_CATALOG,
     RECURRENT_KINDS,
     RESHAPING,
     chains,
     graph_inputs,
-    graphs,
 )
 
 GRAPH_KINDS = {
@@ -41,23 +40,20 @@ GRAPH_KINDS = {
     "reduced": ("GlobalAveragePooling1D", "LSTM", "GRU", "Dense"),
     "merged": MERGES + ("Dense", "Masking"),
     "attention": ATTENTIONS + ("Dense", "Masking"),
+    "ops": OPS + ("GlobalAveragePooling1D", "Dense", "Masking"),
     "everything": PROPAGATION_CATALOG,
 }
 """Each case draws graphs from a few kinds, so every kind of the catalog shows up within
 ten examples; ``everything`` mixes them all."""
 
 
-def graphs_without_known_divergences(kinds) -> st.SearchStrategy:
-    """Graphs of ``kinds`` whose nodes steer around the divergences active on this Keras."""
-    return graphs(kinds, avoid=lambda spec: bool(active_matches(spec, "graph")))
-
-
 @pytest.mark.parametrize("group", GRAPH_KINDS)
 @given(data=st.data())
 def test_functional_graph_masks_follow_rules(group, data):
-    """At every tensor of a random Functional DAG (branches, merges, attention, an unmasked
-    second input), the attached mask, its symbolic counterpart and ``compute_mask`` follow the
-    installed generation's recorded rule."""
+    """At every tensor of a random Functional DAG (branches, merges, attention, operations that
+    are not layers, an unmasked second input), the attached mask, its symbolic counterpart and
+    ``compute_mask`` follow the installed generation's recorded rule, and every
+    GlobalAveragePooling1D averages over the steps that rule's mask calls real."""
     spec = data.draw(graphs_without_known_divergences(GRAPH_KINDS[group]), label="spec")
     batch, raw = data.draw(graph_inputs(spec), label="inputs")
     check_graph_masks(spec, batch, raw)
