@@ -12,6 +12,8 @@ import contextlib
 
 from kmask.keras_compat import GENERATION, backend_impl, layers, tf
 from kmask.mask_checks import POOLED_VALUE
+from kmask.pipelines import PIPELINE_PREDICT
+from kmask.text_tokens import SENTENCE_VS_ALONE
 
 from .injection import Fault, FaultCase, patched, registry
 
@@ -302,6 +304,10 @@ CASES = [
               dict(focus="GlobalAveragePooling1D", api="functional"), "padded batch vs the row run alone"),
     FaultCase("pooling_ignores_mask", INVISIBLE + "test_real_outputs_ignore_extra_padding",
               dict(focus="GlobalAveragePooling1D", api="subclassed"), "padded vs 3 more padded steps"),
+    FaultCase("rnn_ignores_mask", "tests/test_input_pipelines.py::test_padded_batch_pipeline_ignores_how_far_it_pads",
+              {}, PIPELINE_PREDICT),
+    FaultCase("rnn_ignores_mask", "tests/test_input_pipelines.py::test_text_tokens_mask_only_padding", {},
+              SENTENCE_VS_ALONE),
     FaultCase("pooling_ignores_mask", "tests/test_mask_propagation.py::test_functional_graph_masks_follow_rules",
               dict(group="ops"), POOLED_VALUE),
     FaultCase("attention_ignores_key_padding", INVISIBLE + "test_real_outputs_ignore_padding_content",

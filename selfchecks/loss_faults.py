@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 
 from kmask.graph_loss import GRAPH_LOSS
+from kmask.pipelines import PIPELINE_LOSS
 from kmask.keras_compat import GENERATION, keras_internal, tf
 
 from .faults import layer_calls_without_input_mask
@@ -236,6 +237,9 @@ CASES = [
               REFERENCE_LOSS),
     FaultCase("loss_divides_by_all_steps", LOSS + "test_graph_output_loss_follows_its_rule_mask", {},
               GRAPH_LOSS),
+    FaultCase("loss_divides_by_all_steps",
+              "tests/test_input_pipelines.py::test_padded_batch_pipeline_ignores_how_far_it_pads", {},
+              PIPELINE_LOSS),
     FaultCase("loss_divides_by_all_steps",
               "tests/test_seed_notebook.py::test_seed_notebook_evaluate_equals_masked_loss", {},
               "Older tf.keras"),

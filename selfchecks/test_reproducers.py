@@ -22,11 +22,11 @@ from kmask.report import AGREES, REPORT_DIR_VARIABLE, REPRODUCES, RUN_VARIABLE
 from kmask.reproducers import PER_STEP_LOSS, PER_STEP_METRIC, function_source
 from kmask.save_load import EMBED_LSTM, check_reload_keeps_masking
 
-from . import edge_faults, extreme_faults, faults, loss_faults, propagation_faults, training_faults
+from . import edge_faults, extreme_faults, faults, loss_faults, pipeline_faults, propagation_faults, training_faults
 from .injection import assert_fails_under, assert_property_fails, injected
 
 FAMILIES = {module.__name__: module for module in (faults, loss_faults, propagation_faults, training_faults,
-                                                   extreme_faults, edge_faults)}
+                                                   extreme_faults, edge_faults, pipeline_faults)}
 
 WRITES_REPRODUCERS = {
     "tests/test_padding_invisible.py::test_padded_batch_equals_each_sample_alone",
@@ -43,6 +43,8 @@ WRITES_REPRODUCERS = {
     "tests/test_compiled_loss.py::test_loss_ignores_padded_targets",
     "tests/test_compiled_loss.py::test_mixed_precision_loss_equals_masked_reference",
     "tests/test_compiled_loss.py::test_graph_output_loss_follows_its_rule_mask",
+    "tests/test_input_pipelines.py::test_padded_batch_pipeline_ignores_how_far_it_pads",
+    "tests/test_input_pipelines.py::test_text_tokens_mask_only_padding",
     "tests/test_multi_output_loss.py::test_each_output_masked_with_its_own_mask",
     "tests/test_mask_propagation.py::test_functional_graph_masks_follow_rules",
     "tests/test_mask_propagation.py::test_sequential_masks_follow_rules",
