@@ -705,6 +705,23 @@ DIVERGENCES = (
         matches=lambda spec, how: _zero_output_rnns(spec, "go_backwards", "unroll", "return_sequences"),
     ),
     Divergence(
+        id="rnn-initial-state-drops-input-mask",
+        keras=">=3.0",
+        reason=(
+            "An LSTM, GRU or SimpleRNN called with initial_state= (an encoder's states, or states "
+            "from a Dense) ignores the mask attached to its input and runs over the padded steps, "
+            "because Keras 3's Layer.__call__ fills mask= only when the call has a single tensor "
+            "argument; passing mask= by hand works (every Keras 2 uses the attached mask)."
+        ),
+        upstream="none found for RNNs (searched keras-team/keras issues, 2026-12-01); the same "
+        "root cause (layer.py, 'Populate mask argument(s)': one tensor argument only) is "
+        "https://github.com/keras-team/keras/issues/19311 (open), for a layer given two tensors",
+        observed="found by the recurrent-wiring property; reproduces on 3.0.5, 3.3.3, 3.6.0, "
+        "3.10.0, 3.14.1 and 3.15.1 (plain script: LSTM/GRU/SimpleRNN, states from an encoder and "
+        "from a Dense, eager and Functional); absent on 2.12.0, 2.15.1 and tf-keras 2.21 "
+        "(2026-12-01).",
+    ),
+    Divergence(
         id="softmax-misreads-sequence-mask",
         keras=">=2.12",
         reason=(

@@ -38,6 +38,7 @@ from .loss_checks import LossCase, check_loss, check_padded_targets_ignored, run
 from .mask_checks import NO_MASK_SUPPORT, assert_same_mask, check_graph_masks
 from .mask_rules import SCORE_ATTENTIONS, expected_graph_masks
 from .modes import runner_for
+from .recurrent_wiring import Wiring, check_rows_alone
 from .save_load import EMBED_POOL, MASKING_BIGRU, check_reload_keeps_masking
 from .training_checks import check_mixed_agrees_with_float32
 
@@ -88,6 +89,16 @@ def zero_output_final_witness():
     lstm = LayerSpec.make("LSTM", units=3, return_sequences=False, return_state=False,
                           go_backwards=False, unroll=False, zero_output_for_mask=True)
     check_padded_equals_alone(StackSpec("embedding", (lstm,)), "functional", _tokens([[3, 5]], 4))
+
+
+def initial_state_mask_witness():
+    """An LSTM given an encoder's states as initial_state gives a post-padded row the final
+    output the row gives alone (the padding after its real steps has no weight)."""
+    wiring = Wiring("encoder_decoder", "LSTM", return_sequences=False)
+    rows = np.zeros((1, 4, 2), np.float32)
+    rows[0, :2] = [[0.5, -0.25], [1.0, 0.75]]
+    seq = PaddedBatch("masking", rows, np.array([[True, True, False, False]]))
+    check_rows_alone(wiring, {"seq": seq, "context": seq})
 
 
 def backward_zero_output_witness():
@@ -649,5 +660,6 @@ WITNESSES = {
     "zero-output-zeroes-final-output": zero_output_final_witness,
     "go-backwards-zero-output-zeroes-real-steps": backward_zero_output_witness,
     "float32-head-drops-mask-under-mixed-policy": float32_head_mixed_loss_witness,
+    "rnn-initial-state-drops-input-mask": initial_state_mask_witness,
 }
 """Witnesses by divergence id."""

@@ -13,6 +13,7 @@ import contextlib
 from kmask.keras_compat import GENERATION, backend_impl, layers, tf
 from kmask.mask_checks import POOLED_VALUE
 from kmask.pipelines import PIPELINE_PREDICT
+from kmask.recurrent_wiring import STATEFUL_VS_WHOLE, WIRING_VS_ALONE
 from kmask.text_tokens import SENTENCE_VS_ALONE
 
 from .injection import Fault, FaultCase, patched, registry
@@ -308,6 +309,11 @@ CASES = [
               {}, PIPELINE_PREDICT),
     FaultCase("rnn_ignores_mask", "tests/test_input_pipelines.py::test_text_tokens_mask_only_padding", {},
               SENTENCE_VS_ALONE),
+    FaultCase("rnn_ignores_mask", "tests/test_recurrent_padding.py::test_recurrent_wiring_keeps_rows_independent",
+              {}, WIRING_VS_ALONE),
+    FaultCase("rnn_states_run_through_padding",
+              "tests/test_recurrent_padding.py::test_stateful_rnn_continues_from_last_real_step", {},
+              STATEFUL_VS_WHOLE),
     FaultCase("pooling_ignores_mask", "tests/test_mask_propagation.py::test_functional_graph_masks_follow_rules",
               dict(group="ops"), POOLED_VALUE),
     FaultCase("attention_ignores_key_padding", INVISIBLE + "test_real_outputs_ignore_padding_content",

@@ -15,8 +15,8 @@ def unknown_word_is_padding():
     """IndexLookup (behind TextVectorization, StringLookup and IntegerLookup) maps the OOV index
     1 to the mask index 0."""
     def replacement(original):
-        def call(self, *args, **kwargs):
-            tokens = original(self, *args, **kwargs)
+        def call(self, inputs):  # IndexLookup.call's own signature: Keras 2 reads it
+            tokens = original(self, inputs)
             return tf.where(tokens == 1, tf.zeros_like(tokens), tokens)
 
         return call

@@ -38,6 +38,8 @@ WRITES_REPRODUCERS = {
     "tests/test_extreme_padding.py::test_pooling_gives_masked_mean",
     "tests/test_extreme_padding.py::test_attention_reads_only_real_keys",
     "tests/test_recurrent_padding.py::test_recurrent_outputs_hold_at_padded_steps",
+    "tests/test_recurrent_padding.py::test_recurrent_wiring_keeps_rows_independent",
+    "tests/test_recurrent_padding.py::test_stateful_rnn_continues_from_last_real_step",
     "tests/test_compiled_loss.py::test_compiled_loss_equals_masked_reference",
     "tests/test_compiled_loss.py::test_compiled_metrics_equal_masked_reference",
     "tests/test_compiled_loss.py::test_loss_ignores_padded_targets",

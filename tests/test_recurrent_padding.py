@@ -1,4 +1,5 @@
-"""Recurrent layers hold still at padded steps."""
+"""Recurrent layers hold still at padded steps, however they are wired: initial states from an
+encoder or a Dense, stacked and user-written cells, Bidirectional states, stateful chunks."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,18 @@ from kmask import report
 from kmask.build import model_for
 from kmask.compare import assert_close, tolerance
 from kmask.draw import without_known_divergences
+from kmask.edge import budget
 from kmask.oracle import held_outputs
+from kmask.divergences import BY_ID
+from kmask.recurrent_wiring import (
+    CELLS,
+    INITIAL_STATE_WIRINGS,
+    WIRINGS,
+    check_rows_alone,
+    check_stateful_chunks,
+    wiring_inputs,
+    wirings,
+)
 from kmask.run import call_eagerly, call_rows_alone
 from strategies import (
     APIS,
@@ -19,8 +31,11 @@ from strategies import (
     bidirectional_layers,
     context_layers,
     mask_values,
+    padded_batches,
     recurrent_layers,
 )
+
+INITIAL_STATE_DROPS_MASK = BY_ID["rnn-initial-state-drops-input-mask"]
 
 RECURRENT_CASES = [
     pytest.param(kind, api, id=f"{kind}-{api}")
@@ -98,3 +113,29 @@ def test_recurrent_outputs_hold_at_padded_steps(kind, api, data):
         without_known_divergences(recurrent_stacks(kind, api), api), label="spec"
     )
     check_padded_steps_hold(spec, api, data.draw(spec.batches(), label="batch"))
+
+
+@budget()
+@given(data=st.data())
+def test_recurrent_wiring_keeps_rows_independent(data):
+    """An encoder's states passed as initial_state, states made by a Dense, RNN(StackedRNNCells)
+    and a user-written cell, and Bidirectional returning its states (with or without
+    backward_layer): each row of a padded batch gives, at its real steps, in its final outputs
+    and in every state, what it gives run alone."""
+    kinds = WIRINGS
+    if INITIAL_STATE_DROPS_MASK.active:  # replayed by its witness
+        kinds = tuple(k for k in WIRINGS if k not in INITIAL_STATE_WIRINGS)
+    wiring = data.draw(wirings(kinds), label="wiring")
+    check_rows_alone(wiring, data.draw(wiring_inputs(wiring), label="inputs"))
+
+
+@budget()
+@given(data=st.data())
+def test_stateful_rnn_continues_from_last_real_step(data):
+    """A stateful LSTM/GRU/SimpleRNN fed two padded chunks of the same rows gives, at the real
+    steps of the second, what the rows' real steps of both chunks run as one sequence give."""
+    cell = data.draw(st.sampled_from(CELLS), label="cell")
+    first = data.draw(padded_batches("masking", mask_value=0.0, min_length=1), label="first_chunk")
+    second = data.draw(padded_batches("masking", mask_value=0.0, min_length=1, batch_size=first.batch_size),
+                       label="second_chunk")
+    check_stateful_chunks(cell, first, second)
