@@ -1,8 +1,8 @@
 """How recurrent layers are wired in real models, beyond one RNN on one input: an encoder's
 states handed to a decoder (``initial_state=``), states made by a Dense from a vector, an
 ``RNN`` around ``StackedRNNCells`` or a user-written cell, Bidirectional returning its states
-(with or without a ``backward_layer=``), and a ``stateful=True`` RNN fed a long sequence in
-consecutive padded chunks.
+(with or without a ``backward_layer=``), ``ConvLSTM1D`` on steps that are 1D signals, and a
+``stateful=True`` RNN fed a long sequence in consecutive padded chunks.
 
 The relations checked: each row of a padded batch gives what it gives alone, at its real steps,
 in its final outputs and in every state; and a stateful RNN's second chunk continues from each
@@ -25,10 +25,13 @@ from .keras_compat import keras, layers
 from .reproducers_wiring import stateful_reproducer, wiring_reproducer
 from .run import as_list
 
-WIRINGS = ("encoder_decoder", "dense_state", "stacked_cells", "custom_cell", "bidirectional_states")
+WIRINGS = ("encoder_decoder", "dense_state", "stacked_cells", "custom_cell", "bidirectional_states", "conv_lstm")
 CELLS = ("LSTM", "GRU", "SimpleRNN")
 UNITS = 3
 FEATURES = 2
+CONV_ROWS = 4
+"""ConvLSTM1D reads each step as CONV_ROWS x FEATURES (the drawn steps of CONV_ROWS * FEATURES
+features, reshaped)."""
 STATE_COUNT = {"LSTM": 2, "GRU": 1, "SimpleRNN": 1}
 WIRING_VS_ALONE = "padded batch vs the row alone"
 STATEFUL_VS_WHOLE = "stateful second chunk vs both chunks' real steps as one sequence"
@@ -65,7 +68,8 @@ class Wiring:
 
     def __str__(self) -> str:
         extra = ", backward_layer" if self.backward_layer else ""
-        return f"{self.kind}({self.cell}, return_sequences={self.return_sequences}{extra})"
+        cell = "ConvLSTM1D" if self.kind == "conv_lstm" else self.cell
+        return f"{self.kind}({cell}, return_sequences={self.return_sequences}{extra})"
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -78,8 +82,8 @@ INITIAL_STATE_WIRINGS = ("encoder_decoder", "dense_state")
 
 
 def wirings(kinds=WIRINGS) -> st.SearchStrategy[Wiring]:
-    """Wirings of ``kinds`` (a tuple of :data:`WIRINGS`), every cell, with and without
-    sequences; ``backward_layer`` for Bidirectional only."""
+    """Wirings of ``kinds`` (a tuple of :data:`WIRINGS`), every cell (``conv_lstm`` always has a
+    ConvLSTM1D), with and without sequences; ``backward_layer`` for Bidirectional only."""
     return st.builds(
         Wiring, st.sampled_from(kinds), st.sampled_from(CELLS), st.booleans(), st.booleans(),
     ).map(lambda w: w if w.kind == "bidirectional_states" else dataclasses.replace(w, backward_layer=False))
@@ -91,7 +95,8 @@ def _rnn(cell: str, **options):
 
 def _build(wiring: Wiring):
     rs = wiring.return_sequences
-    inputs = {name: keras.Input((FEATURES,) if name == "vector" else (None, FEATURES), name=name)
+    step = (CONV_ROWS, FEATURES) if wiring.kind == "conv_lstm" else (FEATURES,)
+    inputs = {name: keras.Input((FEATURES,) if name == "vector" else (None,) + step, name=name)
               for name in wiring.inputs}
     seq = layers.Masking(0.0)(inputs["seq"])
     if wiring.kind == "encoder_decoder":
@@ -103,6 +108,8 @@ def _build(wiring: Wiring):
     elif wiring.kind == "stacked_cells":
         cells = [getattr(layers, f"{wiring.cell}Cell")(UNITS), layers.GRUCell(UNITS)]
         outputs = layers.RNN(layers.StackedRNNCells(cells), return_sequences=rs)(seq)
+    elif wiring.kind == "conv_lstm":
+        outputs = layers.ConvLSTM1D(UNITS, 2, padding="same", return_sequences=rs, return_state=True)(seq)
     elif wiring.kind == "custom_cell":
         outputs = layers.RNN(MinimalCell(UNITS), return_sequences=rs, return_state=True)(seq)
     else:
@@ -124,7 +131,8 @@ def wiring_model(wiring: Wiring):
 def wiring_inputs(draw, wiring: Wiring) -> dict[str, PaddedBatch | np.ndarray]:
     """A post- or pre-padded batch (rows of at least one real step) per sequence input of
     ``wiring``, all with the same rows, and vectors for the Dense."""
-    first = draw(padded_batches("masking", mask_value=0.0, min_length=1), label="seq")
+    width = CONV_ROWS * FEATURES if wiring.kind == "conv_lstm" else FEATURES
+    first = draw(padded_batches("masking", features=width, mask_value=0.0, min_length=1), label="seq")
     found = {"seq": first}
     for name in wiring.inputs:
         if name == "context":
@@ -144,7 +152,9 @@ def _row_inputs(wiring: Wiring, data: dict, rows) -> list:
     for name in wiring.inputs:
         value = data[name]
         if isinstance(value, PaddedBatch):
-            out.append(value.values if rows is None else value.row(rows))
+            values = value.values if rows is None else value.row(rows)
+            out.append(values.reshape(values.shape[:2] + (CONV_ROWS, FEATURES)) if wiring.kind == "conv_lstm"
+                       else values)
         else:
             out.append(value if rows is None else value[rows:rows + 1])
     return out
@@ -168,8 +178,9 @@ def _check_rows_alone(wiring: Wiring, data: dict) -> None:
                  f"steps, {seq.padding}-padded)")
         assert_same_length(padded, alone, f"{where}: outputs")
         for k, (p, a) in enumerate(zip(padded, alone)):
-            got = p[i][np.flatnonzero(seq.mask[i])] if p.ndim == 3 else p[i]
-            assert_close(got, a[0], tol, f"{where}, output {k}{' (real steps)' if p.ndim == 3 else ''}")
+            sequence = k == 0 and wiring.return_sequences  # states and final outputs have no time axis
+            got = p[i][np.flatnonzero(seq.mask[i])] if sequence else p[i]
+            assert_close(got, a[0], tol, f"{where}, output {k}{' (real steps)' if sequence else ''}")
 
 
 # --------------------------------------------------------------------------- stateful

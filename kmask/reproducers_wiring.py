@@ -38,7 +38,7 @@ def wiring_model_source(wiring) -> str:
     states = {"LSTM": 2, "GRU": 1, "SimpleRNN": 1}[cell]
     lines = ["def make_model():"]
     for name in wiring.inputs:
-        shape = "(2,)" if name == "vector" else "(None, 2)"
+        shape = "(2,)" if name == "vector" else ("(None, 4, 2)" if wiring.kind == "conv_lstm" else "(None, 2)")
         lines.append(f"    {name} = keras.Input({shape}, name={name!r})")
     lines.append("    seq_masked = layers.Masking(0.0)(seq)")
     if wiring.kind == "encoder_decoder":
@@ -50,6 +50,9 @@ def wiring_model_source(wiring) -> str:
     elif wiring.kind == "stacked_cells":
         lines += [f"    cells = [layers.{cell}Cell(3), layers.GRUCell(3)]",
                   f"    outputs = layers.RNN(layers.StackedRNNCells(cells), return_sequences={rs})(seq_masked)"]
+    elif wiring.kind == "conv_lstm":
+        lines.append(f"    outputs = layers.ConvLSTM1D(3, 2, padding='same', return_sequences={rs}, return_state=True)"
+                     "(seq_masked)")
     elif wiring.kind == "custom_cell":
         lines.append(f"    outputs = layers.RNN(MinimalCell(3), return_sequences={rs}, return_state=True)(seq_masked)")
     else:
@@ -87,7 +90,7 @@ def both_sides():
         if len(alone) != len(padded):
             return f"{len(padded)} outputs", f"{len(alone)} outputs"
         for k, (p, a) in enumerate(zip(padded, alone)):
-            got = p[i][np.flatnonzero(seq_mask[i])] if p.ndim == 3 else p[i]
+            got = p[i][np.flatnonzero(seq_mask[i])] if k == 0 and FIRST_IS_SEQUENCE else p[i]
             if difference(a[0], got)[0]:
                 print(f"row {i}, output {k}: padded batch (actual) vs the row alone (expected)")
                 return a[0], got
@@ -104,10 +107,14 @@ def wiring_reproducer(wiring, data) -> report.Reproducer:
     for name in wiring.inputs:
         value = data[name]
         if hasattr(value, "mask"):
-            entries.append(f"    {name!r}: ({report.literal(value.values)},\n        {report.literal(value.mask)}),")
+            values = value.values
+            if wiring.kind == "conv_lstm":  # each step a 4 x 2 signal
+                values = values.reshape(values.shape[:2] + (4, 2))
+            entries.append(f"    {name!r}: ({report.literal(values)},\n        {report.literal(value.mask)}),")
         else:
             entries.append(f"    {name!r}: ({report.literal(value)}, None),")
     constants = "\n".join([f"INPUT_NAMES = {list(wiring.inputs)!r}",
+                           f"FIRST_IS_SEQUENCE = {wiring.return_sequences}  # the first output has a time axis",
                            "DATA = {  # name: (values, mask of real steps; None for the vector)", *entries, "}"])
     parts = ["layers = keras.layers"] + ([_MINIMAL_CELL.strip()] if wiring.kind == "custom_cell" else [])
     body = "\n\n\n".join(parts + [wiring_model_source(wiring), constants, _WIRING_SIDES.strip()])
