@@ -4,7 +4,8 @@ Three installations are supported:
 
 * TF 2.12-2.15: Keras 2 as ``tf.keras`` (the ``keras`` 2.x package);
 * TF 2.16+ with ``TF_USE_LEGACY_KERAS=1``: Keras 2 from the ``tf-keras`` package;
-* TF 2.16+: Keras 3 (the ``keras`` package) with the TensorFlow backend.
+* TF 2.16+: Keras 3 (the ``keras`` package) on the TensorFlow, JAX or PyTorch backend
+  (``KERAS_BACKEND``; TensorFlow stays installed for the data pipelines).
 
 Everything else in the suite imports ``keras`` from here, never directly.
 """
@@ -19,8 +20,38 @@ from .errors import KerasUnavailable
 SUPPORTED_TF = (Version("2.12"), Version("2.22"))  # [low, high)
 
 
+BACKENDS = ("tensorflow", "jax", "torch")
+"""The Keras 3 backends kmask runs on (TensorFlow stays installed on every one: the suite builds
+its data with NumPy and tf.data)."""
+BACKEND_INSTALL = {"jax": "pip install 'jax[cpu]'", "torch": "pip install torch==2.13.0"}
+
+
+def _check_backend_name() -> str:
+    """The backend KERAS_BACKEND names, checked before anything imports Keras."""
+    requested = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if requested not in BACKENDS:
+        raise KerasUnavailable(
+            f"KERAS_BACKEND={requested!r} is not a backend kmask runs on: use one of {', '.join(BACKENDS)}"
+        )
+    return requested
+
+
+def _keras3():
+    """Keras 3 on the backend KERAS_BACKEND names, or a one-line reason why not."""
+    requested = _check_backend_name()
+    try:
+        import keras
+    except ImportError as exc:
+        raise KerasUnavailable(
+            f"KERAS_BACKEND={requested} but {requested} is not installed: run "
+            f"`{BACKEND_INSTALL.get(requested, 'pip install ' + requested)}` or unset KERAS_BACKEND"
+        ) from exc
+    return keras
+
+
 def _load():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of reports
+    _check_backend_name()  # importing TensorFlow 2.16+ may import Keras, which fails on an unknown one
     try:
         import tensorflow as tf
     except ImportError as exc:
@@ -45,14 +76,7 @@ def _load():
             ) from exc
         package = "tf_keras"
     elif tf_version >= Version("2.16"):
-        import keras
-
-        backend = keras.backend.backend()
-        if backend != "tensorflow":
-            raise KerasUnavailable(
-                f"Keras 3 runs on the '{backend}' backend; kmask tests the TensorFlow backend: "
-                "set KERAS_BACKEND=tensorflow"
-            )
+        keras = _keras3()
         package = "keras"
     else:
         keras = tf.keras

@@ -32,3 +32,10 @@ def test_header_shows_max_examples_and_keras_path():
     assert "profile 'ci' with max_examples=2 (--kmask-max-examples)" in result.stdout
     assert f"kmask: Keras imported from {keras_path()}" in result.stdout
     assert re.search(r"^hypothesis profile 'ci-max-examples-2' -> .*\bmax_examples=2,", result.stdout, re.M)
+
+
+def test_unknown_backend_is_a_usage_error():
+    """A KERAS_BACKEND kmask does not run on is refused in one line naming the ones it does."""
+    result = run_pytest(SEED, KERAS_BACKEND="mxnet")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
+    assert "KERAS_BACKEND='mxnet' is not a backend kmask runs on: use one of tensorflow, jax, torch" in result.stderr
