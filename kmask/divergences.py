@@ -30,6 +30,10 @@ from .mask_rules import (
 )
 
 
+TF_AND_JAX = ("tensorflow", "jax")
+"""The backends of a record measured on JAX too (PyTorch not yet run)."""
+
+
 def within(version, specifier: str) -> bool:
     """Whether ``version`` satisfies the PEP 440 ``specifier`` ("" admits every version);
     pre-releases and nightlies (``3.16.0.dev2026...``) count as the version they lead to."""
@@ -247,7 +251,9 @@ DIVERGENCES = (
         observed="reproduces on 3.0.5-3.15.1 (InvalidArgumentError 'Incompatible shapes: [2] vs. "
         "[2,3]' while running on 3.0.5-3.6.0, ValueError 'Dimensions must be equal' while tracing "
         "on 3.7.0-3.15.1), absent on 2.15; per-timestep weights give the reference loss and "
-        "metrics on 3.0.5-3.15.1 in eager, graph and XLA modes (witness run 2026-12-01).",
+        "metrics on 3.0.5-3.15.1 in eager, graph and XLA modes (witness run 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="first-test-on-batch-stopiteration",
@@ -310,7 +316,9 @@ DIVERGENCES = (
             "loss by 0 rather than by selecting real steps (NaN * 0 = NaN)."
         ),
         upstream="https://github.com/keras-team/keras/issues/6825",
-        observed="reproduces on 2.12.0, 2.15 and 3.0.5-3.15.1 (witness run 2026-12-01).",
+        observed="reproduces on 2.12.0, 2.15 and 3.0.5-3.15.1 (witness run 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="class-weight-misreads-sequence-targets",
@@ -353,8 +361,10 @@ DIVERGENCES = (
         "introduced by https://github.com/keras-team/keras/pull/20562 (first in 3.8.0); related: "
         "https://github.com/keras-team/keras/issues/20455",
         observed="reproduces on 3.8.0-3.15.1; absent on 2.12.0-2.15.0 and 3.0.5-3.7.0 (witness run "
-        "2026-12-01).",
+        "2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
         matches=lambda spec, how: how == "graph" and shares_attention_input(spec),
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="list-input-layers-attach-no-mask",
@@ -425,7 +435,9 @@ DIVERGENCES = (
         upstream="https://github.com/keras-team/keras/issues/18417 (open; fix proposed in "
         "https://github.com/keras-team/keras/pull/23175)",
         observed="reproduces on 3.0.5-3.15.1 (every Keras 3 minor, latest patch); absent on "
-        "2.12.0-2.15.0 (witness run 2026-12-01).",
+        "2.12.0-2.15.0 (witness run 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="claim-subclassed-masks-not-propagated",
@@ -438,7 +450,9 @@ DIVERGENCES = (
         upstream="none found (searched keras-team/keras and tensorflow/tensorflow issues, "
         "2026-11-29); the claim is in https://keras.io/guides/understanding_masking_and_padding/",
         observed="reproduces on 2.12.0, 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 (witness run "
-        "2026-12-01).",
+        "2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="claim-unsupported-layer-raises",
@@ -451,7 +465,9 @@ DIVERGENCES = (
         upstream="related: https://github.com/keras-team/keras/issues/20455 (Keras 3 warns "
         "instead); none found for the docstring (searched 2026-11-29)",
         observed="reproduces on 2.12.0, 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 (witness run "
-        "2026-12-01).",
+        "2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="functional-h5-mask-op-unloadable",
@@ -463,7 +479,9 @@ DIVERGENCES = (
         ),
         upstream="none found (searched keras-team/keras issues, 2026-11-29)",
         observed="reproduces on 3.0.5-3.15.1 (every Keras 3 minor, latest patch); absent on "
-        "2.12.0-2.15.0 (witness run 2026-12-01).",
+        "2.12.0-2.15.0 (witness run 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="rnn-bfloat16-cudnn-type-error",
@@ -490,7 +508,9 @@ DIVERGENCES = (
         upstream="none found (searched keras-team/keras and keras-team/tf-keras issues, "
         "2026-11-29)",
         observed="reproduces on 2.12.0, 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 (every Keras 3 "
-        "minor, latest patch; witness run 2026-12-01).",
+        "minor, latest patch; witness run 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="explicit-mask-dropped-under-mixed-policy",
@@ -531,7 +551,9 @@ DIVERGENCES = (
         upstream="none found (searched keras-team/keras, tf-keras and tensorflow/tensorflow "
         "issues, 2026-12-01); the division dates from keras-team/keras#10913",
         observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.15.1 (NaN for "
-        "the empty row, the mean for the real one; witness run 2026-12-01).",
+        "the empty row, the mean for the real one; witness run 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="attention-no-real-key-reads-padding",
@@ -548,7 +570,9 @@ DIVERGENCES = (
         "axis, but MultiHeadAttention without dropout calls ops.dot_product_attention instead "
         "(since keras-team/keras#20448) and Attention calls ops.softmax",
         observed="reproduces for all three layers on 2.12.0-2.15.0, tf-keras 2.16.0 and "
-        "3.0.5-3.15.1 (the output moves with the padded values; witness run 2026-12-01).",
+        "3.0.5-3.15.1 (the output moves with the padded values; witness run 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="pooling-nonfinite-padding-nan",
@@ -578,8 +602,10 @@ DIVERGENCES = (
         "same mechanism on the loss side is padded-nonfinite-targets-poison-loss "
         "(https://github.com/keras-team/keras/issues/6825)",
         observed="reproduces for all three layers on 2.12.0-2.15.0, tf-keras 2.16.0 and "
-        "3.0.5-3.15.1 (witness run 2026-12-01).",
+        "3.0.5-3.15.1 (witness run 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
         matches=_extreme_content_reaches("MultiHeadAttention", ("nan", "inf", "huge")),
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="multiheadattention-huge-padded-keys-attended",
@@ -606,7 +632,9 @@ DIVERGENCES = (
         ),
         upstream="none found (searched keras-team/keras and tf-keras issues, 2026-12-01)",
         observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.15.1; "
-        "AdditiveAttention passes everywhere (witness run 2026-12-01).",
+        "AdditiveAttention passes everywhere (witness run 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="lstm-empty-batch-fails",
@@ -651,8 +679,10 @@ DIVERGENCES = (
         upstream="https://github.com/keras-team/keras/issues/6022 (closed as stale, 2017; the same "
         "report as keras-team/keras#3737); RNN.compute_mask still returns the input mask",
         observed="reproduces on 2.12.0, 2.15.0, tf-keras 2.21.0, 3.0.5, 3.3.3, 3.8.0, 3.11.3, 3.14.1 "
-        "and 3.15.1 (plain script and witness, 2026-12-01).",
+        "and 3.15.1 (plain script and witness, 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
         matches=_reversed_sequence_mask_read,
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="float32-head-drops-mask-under-mixed-policy",
@@ -686,8 +716,10 @@ DIVERGENCES = (
         "zero_output_for_mask)",
         observed="found when zero_output_for_mask was first drawn; reproduces on 2.12.0, 2.15.0, "
         "3.0.5, 3.8.0 and 3.15.1 (plain script, LSTM, forward post-padded and backward pre-padded "
-        "rows zeroed, the other two right; 2026-12-01).",
+        "rows zeroed, the other two right; 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
         matches=lambda spec, how: _zero_output_rnns(spec, unless="return_sequences"),
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="go-backwards-zero-output-zeroes-real-steps",
@@ -719,7 +751,9 @@ DIVERGENCES = (
         observed="found by the recurrent-wiring property; reproduces on 3.0.5, 3.3.3, 3.6.0, "
         "3.10.0, 3.14.1 and 3.15.1 (plain script: LSTM/GRU/SimpleRNN, states from an encoder and "
         "from a Dense, eager and Functional); absent on 2.12.0, 2.15.1 and tf-keras 2.21 "
-        "(2026-12-01).",
+        "(2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        backends=TF_AND_JAX,
     ),
     Divergence(
         id="softmax-misreads-sequence-mask",
@@ -736,8 +770,10 @@ DIVERGENCES = (
         "error)",
         observed="reproduces on 2.12.0, 2.15.0, tf-keras 2.16.0 and 2.21.0 (ValueError 'Dimensions "
         "must be equal'), 3.0.5, 3.3.3, 3.4.1-3.7.0, 3.8.0, 3.9.2, 3.10.0 and 3.11.3 (InvalidArgumentError "
-        "when run), 3.14.1 and 3.15.1 (ValueError 'must be broadcastable') (witness, 2026-12-01).",
+        "when run), 3.14.1 and 3.15.1 (ValueError 'must be broadcastable') (witness, 2026-12-01)."
+        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
         matches=lambda spec, how: how == "graph" and softmax_reads_mask(spec),
+        backends=TF_AND_JAX,
     ),
 )
 

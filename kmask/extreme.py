@@ -28,7 +28,7 @@ from .build import CACHE, model_for, uniform_weights
 from .checks import assert_same_real_outputs
 from .compare import assert_close, tolerance
 from .divergences import BY_ID, active_matches
-from .keras_compat import GENERATION, keras, layers, tf
+from .keras_compat import GENERATION, keras, layers, tensor, tf
 from .oracle import real_outputs
 from .run import as_list, call_eagerly
 
@@ -136,8 +136,8 @@ def cross_attention(layer, query, value, query_mask, value_mask, causal: bool = 
     """``layer`` called eagerly with ``query`` attending to ``value`` (with ``use_causal_mask``
     when ``causal``), both masks given the way the installed Keras reads them (Keras 2's
     MultiHeadAttention reads masks attached to its inputs)."""
-    q, v = tf.constant(query), tf.constant(value)
-    qm, vm = tf.constant(query_mask), tf.constant(value_mask)
+    q, v = tensor(query), tensor(value)
+    qm, vm = tensor(query_mask), tensor(value_mask)
     if isinstance(layer, layers.MultiHeadAttention):
         if GENERATION == 3:
             return np.asarray(layer(q, v, query_mask=qm, value_mask=vm, use_causal_mask=causal))

@@ -124,6 +124,11 @@ def _backend_impl():
 
 backend_impl = _backend_impl()
 
+
+def tensor(array):
+    """``array`` as a tensor of the backend under test (a mask or input handed to Keras)."""
+    return tf.constant(array) if BACKEND == "tensorflow" else keras.ops.convert_to_tensor(array)
+
 # Keras 3 warns when a Functional/Sequential model is called with ``mask=``
 # although it honours the mask; the warning is noise in every explicit-mask run.
 warnings.filterwarnings("ignore", message=r".*does not support masking and will therefore destroy")

@@ -12,7 +12,7 @@ from . import report
 from .compare import assert_close, assert_same_length, tolerance
 from .divergences import BY_ID
 from .graph_build import as_mask, functional_graph, run_graph
-from .keras_compat import GENERATION, tf
+from .keras_compat import GENERATION, tensor
 from .mask_rules import (
     RAISES_TYPE_ERROR,
     expected_compute_mask,
@@ -48,7 +48,7 @@ def check_compute_mask(layer_spec, layer, inputs, masks, values, what: str) -> N
     TypeError for a layer without mask support where the rule says it does."""
     expected = expected_compute_mask(layer_spec, masks, values, GENERATION)
     single = len(inputs) == 1
-    tf_masks = [None if m is None else tf.constant(m) for m in masks]
+    tf_masks = [None if m is None else tensor(m) for m in masks]
     try:
         got = layer.compute_mask(inputs[0] if single else inputs, tf_masks[0] if single else tf_masks)
     except TypeError as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from strategies import PaddedBatch, StackSpec
 
 from .build import CACHE, build
-from .keras_compat import tf
+from .keras_compat import tensor, tf
 from .run import as_list, call_eagerly
 
 MODES = ("tf_function", "xla", "predict", "predict_jit")
@@ -48,7 +48,7 @@ class CompiledRunner:
                 raise ValueError("predict() cannot take an explicit mask")
             return as_list(self.model.predict(batch.values, batch_size=batch.batch_size, verbose=0))
         if batch.style == "explicit":
-            return as_list(self.with_mask(batch.values, tf.constant(batch.mask)))
+            return as_list(self.with_mask(batch.values, tensor(batch.mask)))
         return as_list(self.without_mask(batch.values))
 
 

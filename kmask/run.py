@@ -6,7 +6,7 @@ import numpy as np
 
 from strategies import PaddedBatch
 
-from .keras_compat import tf
+from .keras_compat import tensor
 
 
 def as_tensors(outputs) -> list:
@@ -24,7 +24,7 @@ def as_list(outputs) -> list[np.ndarray]:
 def call_eagerly(model, batch: PaddedBatch) -> list[np.ndarray]:
     """``model(values)`` in inference mode, with ``mask=`` for the explicit style."""
     if batch.style == "explicit":
-        return as_list(model(batch.values, mask=tf.constant(batch.mask), training=False))
+        return as_list(model(batch.values, mask=tensor(batch.mask), training=False))
     return as_list(model(batch.values, training=False))
 
 

@@ -33,7 +33,7 @@ from .extreme import (
 )
 from .forward_checks import check_modes_agree, check_padded_equals_alone
 from .graph_build import as_mask, attached_mask, chain_model, functional_graph, run_graph
-from .keras_compat import GENERATION, keras, layers, tf
+from .keras_compat import GENERATION, keras, layers, tensor, tf
 from .loss_checks import LossCase, check_loss, check_padded_targets_ignored, run_case
 from .mask_checks import NO_MASK_SUPPORT, assert_same_mask, check_graph_masks
 from .mask_rules import SCORE_ATTENTIONS, expected_graph_masks
@@ -45,9 +45,11 @@ from .training_checks import check_mixed_agrees_with_float32
 PER_SAMPLE_WEIGHT_ERRORS = (
     (ValueError, "Dimensions must be equal"),
     (tf.errors.InvalidArgumentError, "Incompatible shapes"),
+    (ValueError, "Incompatible shapes for broadcasting"),
+    (TypeError, "incompatible shapes for broadcasting"),
 )
-"""How Keras 3 refuses per-sample weights on a sequence output: while tracing the loss (graph,
-XLA), or while running it (eager)."""
+"""How Keras 3 refuses per-sample weights on a sequence output: on TensorFlow while tracing the
+loss (graph, XLA) or while running it (eager); on JAX while broadcasting them."""
 
 
 @contextlib.contextmanager
@@ -203,7 +205,7 @@ def sequence_sample_weight_witness():
     weights = PER_SAMPLE_THEN_PER_STEP[0]
     try:
         check_loss(_loss_case(sample_weight=weights))
-    except (ValueError, tf.errors.InvalidArgumentError) as error:
+    except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
         if not _refuses_per_sample_weights(error):
             raise
         first_line = str(error).strip().splitlines()[0]
@@ -216,7 +218,7 @@ def jit_timestep_sample_weight_witness():
     try:
         for weights in PER_SAMPLE_THEN_PER_STEP:
             check_loss(_loss_case(execution="graph", sample_weight=weights))
-    except (ValueError, tf.errors.InvalidArgumentError) as error:
+    except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
         if not _refuses_per_sample_weights(error):
             raise
         return  # per-sample weights fail without XLA too: that is sample-weight-sequence-outputs-fail
@@ -282,8 +284,8 @@ def class_weight_witness():
     try:
         history = compiled.model.fit(case.values, labels, class_weight=class_weight, epochs=1,
                                      shuffle=False, verbose=0)
-    except tf.errors.InvalidArgumentError as error:
-        if "Incompatible shapes" not in str(error):
+    except (tf.errors.InvalidArgumentError, ValueError, TypeError) as error:
+        if "ncompatible shapes" not in str(error):  # TensorFlow: "Incompatible shapes", JAX: "...for broadcasting"
             raise
         return  # refusing is an acceptable answer for sequence targets
     weights = np.vectorize(class_weight.get)(labels)
@@ -361,8 +363,8 @@ def concatenate_time_axis_unmasked_witness():
     embedded = layers.Embedding(12, 2, mask_zero=True)(batch.values)
     with keras_raises(tf.errors.InvalidArgumentError, "ConcatOp",
                       "Concatenate(axis=1).compute_mask of a masked and an unmasked sequence"):
-        got = layers.Concatenate(axis=1).compute_mask([embedded, tf.constant(raw)],
-                                                      [tf.constant(batch.mask), None])
+        got = layers.Concatenate(axis=1).compute_mask([embedded, tensor(raw)],
+                                                      [tensor(batch.mask), None])
     expected = np.concatenate([batch.mask, np.ones(raw.shape[:2], bool)], axis=1)
     assert_same_mask(as_mask(got), expected, "Concatenate(axis=1).compute_mask")
 
@@ -394,7 +396,7 @@ def attention_value_mask_witness():
     misbroadcast value mask does not crash but masks each query step with another row's mask)."""
     batch = _tokens([[1, 2], [3], [4, 5, 6]], 3)
     embed = layers.Embedding(12, 2, mask_zero=True)
-    embedded, mask = embed(batch.values), tf.constant(batch.mask)
+    embedded, mask = embed(batch.values), tensor(batch.mask)
     for kind in SCORE_ATTENTIONS:
         attention = getattr(layers, kind)()
         padded = np.asarray(attention([embedded, embedded], mask=[mask, mask]))
@@ -572,7 +574,7 @@ def subclassed_masks_not_propagated_witness():
     wrapper = _EmbedThenGRU()
     tokens = np.array([[1, 2, 0, 0]], np.int32)
     actual = np.asarray(wrapper(tokens))
-    without_mask = np.asarray(wrapper.gru(tf.constant(np.asarray(wrapper.embed(tokens)))))
+    without_mask = np.asarray(wrapper.gru(tensor(np.asarray(wrapper.embed(tokens)))))
     if not np.allclose(actual, without_mask, atol=1e-6):
         raise AssertionError(
             "claim 'inside a subclassed layer or model, masks aren't automatically propagated' is "
