@@ -17,7 +17,7 @@ from packaging.specifiers import SpecifierSet
 
 from strategies import PER_STEP, RECURRENT, StackSpec
 
-from .keras_compat import BACKEND, KERAS_VERSION, TF_VERSION
+from .keras_compat import BACKEND, BACKENDS, KERAS_VERSION, TF_VERSION
 from .modes import PREDICT_MODES
 from .mask_rules import (
     attention_mixes_masked_and_unmasked,
@@ -31,7 +31,8 @@ from .mask_rules import (
 
 
 TF_AND_JAX = ("tensorflow", "jax")
-"""The backends of a record measured on JAX too (PyTorch not yet run)."""
+"""The backends of a record whose witness reproduces on JAX too (on PyTorch it has not yet run
+through: the harness there is unfinished)."""
 
 
 def within(version, specifier: str) -> bool:
@@ -317,8 +318,9 @@ DIVERGENCES = (
         ),
         upstream="https://github.com/keras-team/keras/issues/6825",
         observed="reproduces on 2.12.0, 2.15 and 3.0.5-3.15.1 (witness run 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="class-weight-misreads-sequence-targets",
@@ -436,8 +438,9 @@ DIVERGENCES = (
         "https://github.com/keras-team/keras/pull/23175)",
         observed="reproduces on 3.0.5-3.15.1 (every Keras 3 minor, latest patch); absent on "
         "2.12.0-2.15.0 (witness run 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="claim-subclassed-masks-not-propagated",
@@ -466,8 +469,9 @@ DIVERGENCES = (
         "instead); none found for the docstring (searched 2026-11-29)",
         observed="reproduces on 2.12.0, 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 (witness run "
         "2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="functional-h5-mask-op-unloadable",
@@ -480,8 +484,9 @@ DIVERGENCES = (
         upstream="none found (searched keras-team/keras issues, 2026-11-29)",
         observed="reproduces on 3.0.5-3.15.1 (every Keras 3 minor, latest patch); absent on "
         "2.12.0-2.15.0 (witness run 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="rnn-bfloat16-cudnn-type-error",
@@ -509,8 +514,9 @@ DIVERGENCES = (
         "2026-11-29)",
         observed="reproduces on 2.12.0, 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 (every Keras 3 "
         "minor, latest patch; witness run 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="explicit-mask-dropped-under-mixed-policy",
@@ -552,8 +558,9 @@ DIVERGENCES = (
         "issues, 2026-12-01); the division dates from keras-team/keras#10913",
         observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.15.1 (NaN for "
         "the empty row, the mean for the real one; witness run 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="attention-no-real-key-reads-padding",
@@ -603,9 +610,10 @@ DIVERGENCES = (
         "(https://github.com/keras-team/keras/issues/6825)",
         observed="reproduces for all three layers on 2.12.0-2.15.0, tf-keras 2.16.0 and "
         "3.0.5-3.15.1 (witness run 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
         matches=_extreme_content_reaches("MultiHeadAttention", ("nan", "inf", "huge")),
-        backends=TF_AND_JAX,
+        backends=BACKENDS,
     ),
     Divergence(
         id="multiheadattention-huge-padded-keys-attended",
@@ -633,8 +641,9 @@ DIVERGENCES = (
         upstream="none found (searched keras-team/keras and tf-keras issues, 2026-12-01)",
         observed="reproduces on 2.12.0-2.15.0, tf-keras 2.16.0 and 3.0.5-3.15.1; "
         "AdditiveAttention passes everywhere (witness run 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="lstm-empty-batch-fails",
@@ -680,9 +689,10 @@ DIVERGENCES = (
         "report as keras-team/keras#3737); RNN.compute_mask still returns the input mask",
         observed="reproduces on 2.12.0, 2.15.0, tf-keras 2.21.0, 3.0.5, 3.3.3, 3.8.0, 3.11.3, 3.14.1 "
         "and 3.15.1 (plain script and witness, 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
         matches=_reversed_sequence_mask_read,
-        backends=TF_AND_JAX,
+        backends=BACKENDS,
     ),
     Divergence(
         id="float32-head-drops-mask-under-mixed-policy",
@@ -717,9 +727,10 @@ DIVERGENCES = (
         observed="found when zero_output_for_mask was first drawn; reproduces on 2.12.0, 2.15.0, "
         "3.0.5, 3.8.0 and 3.15.1 (plain script, LSTM, forward post-padded and backward pre-padded "
         "rows zeroed, the other two right; 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
         matches=lambda spec, how: _zero_output_rnns(spec, unless="return_sequences"),
-        backends=TF_AND_JAX,
+        backends=BACKENDS,
     ),
     Divergence(
         id="go-backwards-zero-output-zeroes-real-steps",
@@ -752,8 +763,9 @@ DIVERGENCES = (
         "3.10.0, 3.14.1 and 3.15.1 (plain script: LSTM/GRU/SimpleRNN, states from an encoder and "
         "from a Dense, eager and Functional); absent on 2.12.0, 2.15.1 and tf-keras 2.21 "
         "(2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="softmax-misreads-sequence-mask",
@@ -771,9 +783,10 @@ DIVERGENCES = (
         observed="reproduces on 2.12.0, 2.15.0, tf-keras 2.16.0 and 2.21.0 (ValueError 'Dimensions "
         "must be equal'), 3.0.5, 3.3.3, 3.4.1-3.7.0, 3.8.0, 3.9.2, 3.10.0 and 3.11.3 (InvalidArgumentError "
         "when run), 3.14.1 and 3.15.1 (ValueError 'must be broadcastable') (witness, 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
         matches=lambda spec, how: how == "graph" and softmax_reads_mask(spec),
-        backends=TF_AND_JAX,
+        backends=BACKENDS,
     ),
 )
 

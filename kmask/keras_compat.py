@@ -125,6 +125,14 @@ def _backend_impl():
 backend_impl = _backend_impl()
 
 
+def to_numpy(value):
+    """A tensor of the backend under test as a NumPy array (PyTorch's carry gradients: np.asarray
+    refuses them)."""
+    import numpy as np
+
+    return np.asarray(value) if BACKEND == "tensorflow" else keras.ops.convert_to_numpy(value)
+
+
 def tensor(array):
     """``array`` as a tensor of the backend under test (a mask or input handed to Keras)."""
     return tf.constant(array) if BACKEND == "tensorflow" else keras.ops.convert_to_tensor(array)

@@ -6,7 +6,7 @@ import numpy as np
 
 from strategies import PaddedBatch
 
-from .keras_compat import tensor
+from .keras_compat import tensor, to_numpy
 
 
 def as_tensors(outputs) -> list:
@@ -18,7 +18,7 @@ def as_tensors(outputs) -> list:
 
 def as_list(outputs) -> list[np.ndarray]:
     """A model's outputs as a list of NumPy arrays."""
-    return [np.asarray(o) for o in as_tensors(outputs)]
+    return [to_numpy(o) for o in as_tensors(outputs)]
 
 
 def call_eagerly(model, batch: PaddedBatch) -> list[np.ndarray]:
