@@ -708,8 +708,8 @@ DIVERGENCES = (
         "found, searched keras-team/keras issues 2026-12-01)",
         observed="reproduces on 3.0.5, 3.1.1, 3.2.1, 3.3.3, 3.8.0 and 3.11.3 (mixed_float16; "
         "mixed_bfloat16 on 3.11.3; plain script and witness) and 3.4.1, 3.5.0, 3.6.0, 3.7.0, "
-        "3.9.2 and 3.10.0 (matrix witness), found by the version matrix on 3.4.1; absent on "
-        "2.15.0, 3.14.1 and 3.15.1 (2026-12-01); 3.12 and 3.13 not yet run.",
+        "3.9.2, 3.10.0, 3.12.4 and 3.13.2 (matrix witness), found by the version matrix on "
+        "3.4.1; absent on 2.15.0, 3.14.1 and 3.15.1 (2026-12-01).",
     ),
     Divergence(
         id="zero-output-zeroes-final-output",
@@ -781,8 +781,8 @@ DIVERGENCES = (
         "another shape; https://github.com/keras-team/keras/pull/22295, 3.14.0, turned it into an "
         "error)",
         observed="reproduces on 2.12.0, 2.15.0, tf-keras 2.16.0 and 2.21.0 (ValueError 'Dimensions "
-        "must be equal'), 3.0.5, 3.3.3, 3.4.1-3.7.0, 3.8.0, 3.9.2, 3.10.0 and 3.11.3 (InvalidArgumentError "
-        "when run), 3.14.1 and 3.15.1 (ValueError 'must be broadcastable') (witness, 2026-12-01)."
+        "must be equal'), 3.0.5, 3.3.3, 3.4.1-3.7.0, 3.8.0, 3.9.2, 3.10.0, 3.11.3, 3.12.4 and 3.13.2 "
+        "(InvalidArgumentError when run), 3.14.1 and 3.15.1 (ValueError 'must be broadcastable') (witness, 2026-12-01)."
         " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
         "witness reproduces too (2026-12-01).",
         matches=lambda spec, how: how == "graph" and softmax_reads_mask(spec),
