@@ -121,6 +121,16 @@ def _zero_output_rnns(spec: StackSpec, *required: str, unless: str = "") -> bool
     )
 
 
+def _unrolled_backward(spec) -> bool:
+    """Whether ``spec`` holds an unrolled RNN that runs backwards: go_backwards, or inside a
+    Bidirectional (its backward half)."""
+    return any(
+        layer.recurrent is not None and layer.recurrent.option("unroll", False)
+        and (layer.kind == "Bidirectional" or layer.recurrent.option("go_backwards", False))
+        for layer in spec.layers
+    )
+
+
 def _reversed_sequence_mask_read(spec, how: str) -> bool:
     """A Functional graph holding a ``go_backwards`` RNN that returns sequences (its output mask
     is checked against the rule), or a stack where a layer after one reads the mask."""
@@ -253,8 +263,9 @@ DIVERGENCES = (
         "[2,3]' while running on 3.0.5-3.6.0, ValueError 'Dimensions must be equal' while tracing "
         "on 3.7.0-3.15.1), absent on 2.15; per-timestep weights give the reference loss and "
         "metrics on 3.0.5-3.15.1 in eager, graph and XLA modes (witness run 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="first-test-on-batch-stopiteration",
@@ -364,9 +375,10 @@ DIVERGENCES = (
         "https://github.com/keras-team/keras/issues/20455",
         observed="reproduces on 3.8.0-3.15.1; absent on 2.12.0-2.15.0 and 3.0.5-3.7.0 (witness run "
         "2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
         matches=lambda spec, how: how == "graph" and shares_attention_input(spec),
-        backends=TF_AND_JAX,
+        backends=BACKENDS,
     ),
     Divergence(
         id="list-input-layers-attach-no-mask",
@@ -454,8 +466,9 @@ DIVERGENCES = (
         "2026-11-29); the claim is in https://keras.io/guides/understanding_masking_and_padding/",
         observed="reproduces on 2.12.0, 2.13.1, 2.14.0, 2.15.0 and 3.0.5-3.15.1 (witness run "
         "2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="claim-unsupported-layer-raises",
@@ -578,8 +591,9 @@ DIVERGENCES = (
         "(since keras-team/keras#20448) and Attention calls ops.softmax",
         observed="reproduces for all three layers on 2.12.0-2.15.0, tf-keras 2.16.0 and "
         "3.0.5-3.15.1 (the output moves with the padded values; witness run 2026-12-01)."
-        " On the JAX backend (jax 0.10.2, Keras 3.15.1) the witness reproduces too (2026-12-01).",
-        backends=TF_AND_JAX,
+        " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
+        "witness reproduces too (2026-12-01).",
+        backends=BACKENDS,
     ),
     Divergence(
         id="pooling-nonfinite-padding-nan",
@@ -766,6 +780,24 @@ DIVERGENCES = (
         " On the JAX (jax 0.10.2) and PyTorch (torch 2.13.0, CPU) backends of Keras 3.15.1 the "
         "witness reproduces too (2026-12-01).",
         backends=BACKENDS,
+    ),
+    Divergence(
+        id="torch-unrolled-backward-rnn-mask-fails",
+        keras=">=3.15",
+        backends=("torch",),
+        reason=(
+            "On the PyTorch backend an LSTM, GRU or SimpleRNN with unroll=True and "
+            "go_backwards=True (Bidirectional's backward half included) fails when given a mask: "
+            "the loop flips the tuple torch.unbind returned as if it were a tensor "
+            "(AttributeError: 'tuple' object has no attribute 'shape')."
+        ),
+        upstream="none found (searched keras-team/keras issues, 2026-12-01); the line is "
+        "keras/src/backend/torch/rnn.py, `torch.flip(mask_list, dims=mask_list.shape)`",
+        observed="found by the witnesses on PyTorch; reproduces on Keras 3.15.1 with torch 2.13.0 "
+        "(CPU; plain script, all three layers, with and without zero_output_for_mask); the same "
+        "line is in the 3.0.5, 3.5.0 and 3.10.0 sources (read, not run); the TensorFlow and JAX "
+        "backends run the same layers (2026-12-01).",
+        matches=lambda spec, how: _unrolled_backward(spec),
     ),
     Divergence(
         id="softmax-misreads-sequence-mask",

@@ -28,7 +28,7 @@ from .build import CACHE, model_for, uniform_weights
 from .checks import assert_same_real_outputs
 from .compare import assert_close, tolerance
 from .divergences import BY_ID, active_matches
-from .keras_compat import GENERATION, keras, layers, tensor, tf
+from .keras_compat import GENERATION, keras, layers, tensor, tf, to_numpy
 from .oracle import real_outputs
 from .run import as_list, call_eagerly
 
@@ -140,10 +140,10 @@ def cross_attention(layer, query, value, query_mask, value_mask, causal: bool = 
     qm, vm = tensor(query_mask), tensor(value_mask)
     if isinstance(layer, layers.MultiHeadAttention):
         if GENERATION == 3:
-            return np.asarray(layer(q, v, query_mask=qm, value_mask=vm, use_causal_mask=causal))
+            return to_numpy(layer(q, v, query_mask=qm, value_mask=vm, use_causal_mask=causal))
         q, v = tf.identity(q), tf.identity(v)
         q._keras_mask, v._keras_mask = qm, vm
-        return np.asarray(layer(q, v, use_causal_mask=causal))
+        return to_numpy(layer(q, v, use_causal_mask=causal))
     return as_list(layer([q, v], mask=[qm, vm], use_causal_mask=causal))[0]
 
 
@@ -161,7 +161,7 @@ def empty_attention(layer, features: int) -> np.ndarray:
     """What a query with no real key must get from ``layer``: zeros, after MultiHeadAttention's
     output projection (its bias)."""
     if isinstance(layer, layers.MultiHeadAttention):
-        return np.asarray(layer._output_dense.bias, np.float64)
+        return to_numpy(layer._output_dense.bias).astype(np.float64)
     return np.zeros(features)
 
 

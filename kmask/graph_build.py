@@ -21,7 +21,7 @@ from strategies import LayerSpec
 from strategies.graphs import ATTENTIONS, MERGES, OPS, GraphSpec
 
 from .build import CACHE, WEIGHT_SCALE, make_layer
-from .keras_compat import GENERATION, keras, layers, tf
+from .keras_compat import GENERATION, keras, layers, tf, to_numpy
 
 LAMBDA_FUNCTIONS = {"double": lambda x: x * 2.0, "negate": lambda x: -x}
 
@@ -149,7 +149,7 @@ def attached_mask(tensor):
 
 
 def as_mask(mask):
-    return None if mask is None else np.asarray(mask).astype(bool)
+    return None if mask is None else to_numpy(mask).astype(bool)
 
 
 def run_graph(graph: GraphModel, values: np.ndarray, raw: np.ndarray):
@@ -157,7 +157,7 @@ def run_graph(graph: GraphModel, values: np.ndarray, raw: np.ndarray):
     outputs = graph.model([values, raw] if graph.reads_raw else values, training=False)
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     tensors = [outputs[0], tf.constant(raw)] + outputs[1:]
-    return tensors, [np.asarray(t) for t in tensors], [as_mask(attached_mask(t)) for t in tensors]
+    return tensors, [to_numpy(t) for t in tensors], [as_mask(attached_mask(t)) for t in tensors]
 
 
 # --------------------------------------------------------------------------- chains, five ways

@@ -17,7 +17,7 @@ from . import report
 from .build import CACHE
 from .compare import assert_close, loss_tolerance
 from .graph_build import functional_graph, run_graph
-from .keras_compat import GENERATION, keras
+from .keras_compat import GENERATION, keras, to_numpy
 from .mask_checks import attention_inputs
 from .mask_rules import expected_graph_masks
 from .reproducers_masks import graph_loss_reproducer
@@ -85,7 +85,7 @@ def _check_graph_loss(case: GraphLossCase, mask) -> None:
     graph, head = _compiled_head(case)
     inputs = [case.values, case.raw] if graph.reads_raw else case.values
     reported = head.evaluate(inputs, case.targets, batch_size=len(case.values), verbose=0)
-    predictions = np.asarray(head(inputs, training=False))
+    predictions = to_numpy(head(inputs, training=False))
     losses = ref.per_step_loss(LOSS, case.targets, predictions)
     real = np.ones(losses.shape, bool) if mask is None else mask
     expected = ref.masked_batch_loss(losses, real)

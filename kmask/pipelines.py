@@ -24,7 +24,7 @@ from .compare import assert_close, loss_tolerance
 from .compiled import compiled_for, with_head
 from .divergences import active_matches
 from .forward_checks import EXTRA_PADDING
-from .keras_compat import tf
+from .keras_compat import tf, to_numpy
 from .reproducers_pipelines import pipeline_reproducer
 
 LOSS = "mean_squared_error"
@@ -186,7 +186,7 @@ def _check_pipeline_predict(case: PipelineCase) -> None:
     eager = compiled.predict_eagerly(case.batch.values)
     rows = range(case.batch.batch_size)
     assert_same_real_outputs(
-        case.spec, longer, [np.asarray(predicted)], rows, case.batch, [eager], rows,
+        case.spec, longer, [to_numpy(predicted)], rows, case.batch, [eager], rows,
         f"{PIPELINE_PREDICT} ({case.source} rows, batches of {case.batch_size}, padded to "
         f"{longer.timesteps} steps) vs one eager call",
     )

@@ -21,7 +21,7 @@ from strategies import PaddedBatch, padded_batches
 from . import report
 from .build import CACHE, uniform_weights
 from .compare import assert_close, assert_same_length, tolerance
-from .keras_compat import keras, layers
+from .keras_compat import keras, layers, to_numpy
 from .reproducers_wiring import stateful_reproducer, wiring_reproducer
 from .run import as_list
 
@@ -211,13 +211,13 @@ def _check_stateful_chunks(cell: str, first: PaddedBatch, second: PaddedBatch) -
     (stateful, rnn), stateless = _stateful_pair(cell, first.batch_size)
     rnn.reset_states()
     stateful(first.values, training=False)
-    continued = np.asarray(stateful(second.values, training=False))
+    continued = to_numpy(stateful(second.values, training=False))
     rnn.reset_states()
     tol = tolerance(2, first.timesteps + second.timesteps)
     for i in range(first.batch_size):
         n1, n2 = int(first.lengths[i]), int(second.lengths[i])
         whole = np.concatenate([first.row(i)[0], second.row(i)[0]])[None]
-        expected = np.asarray(stateless(whole, training=False))[0, n1:]
+        expected = to_numpy(stateless(whole, training=False))[0, n1:]
         assert_close(
             continued[i][second.mask[i]], expected, tol,
             f"{cell}(stateful=True): {STATEFUL_VS_WHOLE}, row {i} ({n1} real of {first.timesteps} steps, "

@@ -19,7 +19,7 @@ from . import report
 from .compare import assert_close, tolerance
 from .divergences import BY_ID, Divergence
 from .graph_build import as_mask, attached_mask, chain_model
-from .keras_compat import GENERATION, keras, tf
+from .keras_compat import GENERATION, keras, tf, to_numpy
 from .mask_checks import assert_same_mask
 from .reproducers_masks import CHAIN_BUILDER_SOURCE, chain_input, layer_source
 
@@ -105,7 +105,7 @@ def check_reload_keeps_masking(spec: GraphSpec, api: str, file_format: str, dire
         is_keras_model = isinstance(reloaded, keras.Model)
         actual = reloaded(batch.values, training=False) if is_keras_model else reloaded.serve(batch.values)
         what = f"{api} model of {spec} reloaded from {file_format}"
-        assert_close(np.asarray(actual), np.asarray(expected), tolerance(spec.depth, TIMESTEPS), f"{what}: output")
+        assert_close(to_numpy(actual), to_numpy(expected), tolerance(spec.depth, TIMESTEPS), f"{what}: output")
         if is_keras_model:
             assert_same_mask(as_mask(attached_mask(actual)), as_mask(attached_mask(expected)),
                              f"{what}: eager output mask")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from . import report
 from .build import CACHE, uniform_weights
 from .compare import assert_close, tolerance
-from .keras_compat import keras, layers, tf
+from .keras_compat import keras, layers, tf, to_numpy
 from .reproducers_pipelines import text_reproducer
 
 WORDS = ("the", "cat", "sat", "on", "mat", "dog", "ran")
@@ -110,7 +110,7 @@ def check_tokens_feed_the_mask(kind: str, sentences: Sentences, batch_size: int)
 
 def _check_tokens_feed_the_mask(kind: str, sentences: Sentences, batch_size: int) -> None:
     data = token_dataset(kind, sentences, batch_size)
-    tokens = np.concatenate([np.asarray(t) for t in data])
+    tokens = np.concatenate([to_numpy(t) for t in data])
     expected = sentences.expected_tokens()
     if tokens.shape != expected.shape or not np.array_equal(tokens, expected):
         raise AssertionError(
@@ -118,9 +118,9 @@ def _check_tokens_feed_the_mask(kind: str, sentences: Sentences, batch_size: int
             f"got\n{tokens}\nexpected\n{expected}"
         )
     model = embedding_lstm()
-    predicted = np.asarray(model.predict(data, verbose=0))
+    predicted = to_numpy(model.predict(data, verbose=0))
     for i, sentence in enumerate(sentences.words):
-        alone = np.asarray(model(tokens[i:i + 1, :len(sentence)], training=False))[0]
+        alone = to_numpy(model(tokens[i:i + 1, :len(sentence)], training=False))[0]
         assert_close(
             predicted[i], alone, tolerance(2, TIMESTEPS),
             f"{kind}: {SENTENCE_VS_ALONE}, sentence {i} ({len(sentence)} of {TIMESTEPS} tokens {tokens[i]})",
