@@ -161,6 +161,11 @@ def pytest_report_header(config):
         f"Hypothesis {hypothesis.__version__}, {profile}",
         f"kmask: known divergences active here: {', '.join(active) or 'none'}",
     ]
+    if BACKEND != "tensorflow":
+        from kmask.modes import TENSORFLOW_MODES
+
+        lines.append(f"kmask: skipped on the {BACKEND} backend (TensorFlow only): execution modes "
+                     f"{', '.join(TENSORFLOW_MODES)}; the rest of the suite is not yet ported (README, Backends)")
     xfails_file = chosen_file(config)
     if xfails_file:
         lines.append(f"kmask: expected failures from {xfails_file}")

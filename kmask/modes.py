@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from strategies import PaddedBatch, StackSpec
 
 from .build import CACHE, build
-from .keras_compat import tensor, tf
+from .keras_compat import BACKEND, tensor, tf
 from .run import as_list, call_eagerly
 
 MODES = ("tf_function", "xla", "predict", "predict_jit")
@@ -15,6 +17,17 @@ MODES = ("tf_function", "xla", "predict", "predict_jit")
 which cannot take an explicit mask)."""
 
 PREDICT_MODES = ("predict", "predict_jit")
+
+TENSORFLOW_MODES = ("tf_function", "xla")
+"""Modes that wrap the model in ``tf.function``: they run on the TensorFlow backend only (on JAX
+and PyTorch, ``predict_jit`` is the compiled path, through the backend's own jit)."""
+
+
+def skip_off_tensorflow(mode: str) -> None:
+    """Skip, in one line, a mode the installed backend cannot run."""
+    if mode in TENSORFLOW_MODES and BACKEND != "tensorflow":
+        pytest.skip(f"execution mode {mode!r} wraps the model in tf.function: TensorFlow backend only "
+                    f"(this run: {BACKEND}; predict_jit covers the compiled path here)")
 
 
 class CompiledRunner:

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from kmask.draw import stacks_without_known_divergences
 from kmask.forward_checks import check_modes_agree
-from kmask.modes import MODES, PREDICT_MODES
+from kmask.modes import MODES, PREDICT_MODES, skip_off_tensorflow
 from strategies import CATALOG
 
 MODE_CASES = [pytest.param(kind, mode, id=f"{kind}-{mode}") for kind in CATALOG for mode in MODES]
@@ -18,6 +18,7 @@ BATCH_SIZE = 4  # one shape bucket per timestep bucket: each runner traces at mo
 def test_compiled_outputs_equal_eager(focus, mode, data):
     """A model gives the same outputs at real positions and the same final outputs eagerly,
     in a tf.function, under XLA and through predict (with and without jit_compile)."""
+    skip_off_tensorflow(mode)
     styles = ("masking", "embedding") if mode in PREDICT_MODES else (None,)
     style = data.draw(st.sampled_from(styles), label="style")
     spec = data.draw(
