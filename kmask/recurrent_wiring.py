@@ -20,6 +20,7 @@ from strategies import PaddedBatch, padded_batches
 
 from . import report
 from .build import CACHE, uniform_weights
+from .cells import MinimalCell
 from .compare import assert_close, assert_same_length, tolerance
 from .keras_compat import keras, layers, to_numpy
 from .reproducers_wiring import stateful_reproducer, wiring_reproducer
@@ -36,23 +37,6 @@ STATE_COUNT = {"LSTM": 2, "GRU": 1, "SimpleRNN": 1}
 WIRING_VS_ALONE = "padded batch vs the row alone"
 STATEFUL_VS_WHOLE = "stateful second chunk vs both chunks' real steps as one sequence"
 """What the two assertions say."""
-
-
-class MinimalCell(layers.Layer):
-    """The user-written cell of the Keras RNN guide: ``h = tanh(x W + h_prev U)``."""
-
-    def __init__(self, units: int, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.state_size = units
-
-    def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
-
-    def call(self, inputs, states):
-        h = keras.activations.tanh(inputs @ self.kernel + states[0] @ self.recurrent_kernel)
-        return h, [h]
 
 
 @dataclasses.dataclass(frozen=True)

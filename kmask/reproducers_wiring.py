@@ -4,26 +4,11 @@ stateful RNN's second chunk against both chunks' real steps run as one sequence.
 
 from __future__ import annotations
 
+import inspect
+
 from . import report
+from .cells import MinimalCell
 from .compare import tolerance
-
-_MINIMAL_CELL = '''
-class MinimalCell(keras.layers.Layer):
-    """The user-written cell of the Keras RNN guide: h = tanh(x W + h_prev U)."""
-
-    def __init__(self, units, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.state_size = units
-
-    def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel")
-
-    def call(self, inputs, states):
-        h = keras.activations.tanh(inputs @ self.kernel + states[0] @ self.recurrent_kernel)
-        return h, [h]
-'''
 
 _SET_WEIGHTS = [
     "    rng = np.random.default_rng({seed})",
@@ -116,7 +101,7 @@ def wiring_reproducer(wiring, data) -> report.Reproducer:
     constants = "\n".join([f"INPUT_NAMES = {list(wiring.inputs)!r}",
                            f"FIRST_IS_SEQUENCE = {wiring.return_sequences}  # the first output has a time axis",
                            "DATA = {  # name: (values, mask of real steps; None for the vector)", *entries, "}"])
-    parts = ["layers = keras.layers"] + ([_MINIMAL_CELL.strip()] if wiring.kind == "custom_cell" else [])
+    parts = ["layers = keras.layers"] + ([inspect.getsource(MinimalCell).strip()] if wiring.kind == "custom_cell" else [])
     body = "\n\n\n".join(parts + [wiring_model_source(wiring), constants, _WIRING_SIDES.strip()])
     seq = data["seq"]
     script = report.script_source(title, expected, tolerance(3, seq.timesteps), body, "float32 RNN outputs")
