@@ -30,9 +30,9 @@ profile's examples: each example builds (and compiles) new models, and the usual
 and dtypes are covered by every other property."""
 
 
-def budget():
-    """Hypothesis settings running ``1/SHARE`` of the loaded profile's examples (at least 2)."""
-    return settings(max_examples=max(2, settings.default.max_examples // SHARE))
+def budget(share: int = SHARE):
+    """Hypothesis settings running ``1/share`` of the loaded profile's examples (at least 2)."""
+    return settings(max_examples=max(2, settings.default.max_examples // share))
 
 
 @st.composite

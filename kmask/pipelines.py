@@ -28,6 +28,10 @@ from .keras_compat import tf, to_numpy
 from .reproducers_pipelines import pipeline_reproducer
 
 LOSS = "mean_squared_error"
+PIPELINE_SHARE = 6
+"""The pipeline property runs one in PIPELINE_SHARE of the profile's examples (at least 2): each
+compiles a new model and traces evaluate, fit and predict (about 4 s here), and the stacks
+behind it are drawn by every other property."""
 SOURCES = ("generator", "ragged")
 """Where a dataset's rows come from: ``Dataset.from_generator`` over the rows (padded by
 ``padded_batch``), or ``Dataset.from_tensor_slices`` over a ``tf.RaggedTensor`` of them (batched
