@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from strategies.graphs import OPS, output_count
+from strategies.graphs import OPS
 
 from . import report
 from .compare import assert_close, assert_same_length, tolerance
@@ -19,7 +19,7 @@ from .mask_rules import (
     expected_graph_masks,
     generation_differences,
 )
-from .reproducers_masks import graph_reproducer
+from .reproducers_masks import graph_reproducer, pooled_tensors
 
 NO_MASK_SUPPORT = "does not support masking"
 """What Keras 2's ``compute_mask`` says when it raises for a layer without mask support."""
@@ -118,22 +118,21 @@ def check_pooled_values(spec, values, expected, stripped: set[int], note: str) -
 
     Rows with no real step are left to the extreme-padding property (divergence
     pooling-empty-row-nan); an input MultiHeadAttention strips of its eager mask is skipped."""
-    position = 2
-    for node in spec.nodes:
-        if node.layer.kind == "GlobalAveragePooling1D" and node.inputs[0] not in stripped:
-            source = node.inputs[0]
-            x = values[source].astype(np.float64)
-            mask = expected[source]
-            real = np.ones(x.shape[:2], bool) if mask is None else mask
-            rows = np.flatnonzero(real.any(axis=1))
-            weights = real[rows, :, None]
-            want = (x[rows] * weights).sum(axis=1) / weights.sum(axis=1)
-            assert_close(
-                values[position][rows], want, tolerance(1, x.shape[1]),
-                f"{POOLED_VALUE} at t{position} of {spec}{note}: rows {rows.tolist()} against the NumPy "
-                f"mean of t{source} over the steps of {'its rule mask' if mask is not None else 'every step (the rules give t' + str(source) + ' no mask)'}",
-            )
-        position += output_count(node.layer)
+    for position, source in pooled_tensors(spec):
+        if source in stripped:
+            continue
+        x = values[source].astype(np.float64)
+        mask = expected[source]
+        real = np.ones(x.shape[:2], bool) if mask is None else mask
+        rows = np.flatnonzero(real.any(axis=1))
+        weights = real[rows, :, None]
+        want = (x[rows] * weights).sum(axis=1) / weights.sum(axis=1)
+        counted = "its rule mask" if mask is not None else f"every step (the rules give t{source} no mask)"
+        assert_close(
+            values[position][rows], want, tolerance(1, x.shape[1]),
+            f"{POOLED_VALUE} at t{position} of {spec}{note}: rows {rows.tolist()} against the NumPy "
+            f"mean of t{source} over the steps of {counted}",
+        )
 
 
 def expected_chain_masks(spec, batch, raw):
