@@ -4,7 +4,7 @@
 #   bash constraints/compile.sh                  # every file, keeping the pins already there
 #   bash constraints/compile.sh 2.21 2.16-legacy # only those TensorFlow-axis files
 #   bash constraints/compile.sh keras-3.4        # only constraints/keras-3.4.txt
-#   bash constraints/compile.sh tf | legacy | keras3   # one whole axis (as the tox labels)
+#   bash constraints/compile.sh tf | legacy | keras3 | backends   # one whole axis (as the tox labels)
 #   bash constraints/compile.sh --upgrade        # re-resolve everything to the newest versions
 #   bash constraints/compile.sh 2.21 --upgrade-package hypothesis
 #
@@ -18,7 +18,8 @@
 # pyproject.toml plus a small input in constraints/in/:
 #   tf-X.Y.in, tf-X.Y-legacy.in  pick the TensorFlow minor (and the matching tf-keras minor);
 #   keras-3.X.in                 picks a Keras 3 minor (`keras~=3.X.0`, so its newest patch) and
-#                                the TensorFlow minor it runs on.
+#                                the TensorFlow minor it runs on;
+#   keras-3.15-jax.in, keras-3.15-torch.in   Keras 3.15 with JAX or PyTorch (extra jax / torch).
 # Where TensorFlow's own requirement on keras excludes the Keras pin (e.g. TF 2.20 wants
 # keras>=3.10), add constraints/in/keras-3.X.override holding the keras requirement (e.g.
 # `keras~=3.9.0`): it is passed as `uv pip compile --override`, so the Keras pin wins, and the
@@ -42,7 +43,8 @@ TF=(2.12 2.13 2.14 2.15 2.16 2.17 2.18 2.19 2.20 2.21)
 LEGACY=(2.16-legacy 2.17-legacy 2.18-legacy 2.19-legacy 2.20-legacy 2.21-legacy)
 KERAS3=()
 for minor in $(seq 0 15); do KERAS3+=("keras-3.$minor"); done
-ALL=("${TF[@]}" "${LEGACY[@]}" "${KERAS3[@]}")
+BACKENDS=(keras-3.15-jax keras-3.15-torch)
+ALL=("${TF[@]}" "${LEGACY[@]}" "${KERAS3[@]}" "${BACKENDS[@]}")
 
 names=()
 uv_args=()
@@ -52,6 +54,7 @@ for arg in "$@"; do
         tf)     names+=("${TF[@]}") ;;
         legacy) names+=("${LEGACY[@]}") ;;
         keras3) names+=("${KERAS3[@]}") ;;
+        backends) names+=("${BACKENDS[@]}") ;;
         *)      names+=("$arg") ;;
     esac
 done
@@ -70,7 +73,11 @@ for name in "${names[@]}"; do
         exit 1
     fi
     extras=(--extra cpu)
-    case "$name" in *-legacy) extras+=(--extra legacy-keras) ;; esac
+    case "$name" in
+        *-legacy) extras+=(--extra legacy-keras) ;;
+        *-jax)    extras+=(--extra jax) ;;
+        *-torch)  extras+=(--extra torch) ;;
+    esac
     overrides=()
     [ ! -f "$override" ] || overrides=(--override "$override")
 

@@ -64,11 +64,11 @@ class Divergence:
     @property
     def active(self) -> bool:
         """Whether the installed Keras, TensorFlow and backend are all in this record's scope."""
-        return (
-            within(KERAS_VERSION, self.keras)
-            and within(TF_VERSION, self.tensorflow)
-            and BACKEND in self.backends
-        )
+        return self.active_on(BACKEND)
+
+    def active_on(self, backend: str) -> bool:
+        """Whether the installed Keras and TensorFlow, run on ``backend``, are in this record's scope."""
+        return within(KERAS_VERSION, self.keras) and within(TF_VERSION, self.tensorflow) and backend in self.backends
 
     def scope(self) -> str:
         """The record's versions in words, e.g. ``Keras >=3.0, TensorFlow >=2.16``."""
@@ -826,10 +826,11 @@ DIVERGENCES = (
 BY_ID = {d.id: d for d in DIVERGENCES}
 
 
-def active_matches(spec: StackSpec, how: str) -> list[Divergence]:
-    """The divergences active on the installed Keras that ``spec`` hits when built with the
-    API ``how`` (``"functional"``...) or run in the execution mode ``how`` (``"predict"``...)."""
-    return [d for d in DIVERGENCES if d.active and d.matches(spec, how)]
+def active_matches(spec: StackSpec, how: str, backends: tuple[str, ...] = (BACKEND,)) -> list[Divergence]:
+    """The divergences active on the installed Keras (on any of ``backends``) that ``spec`` hits
+    when built with the API ``how`` (``"functional"``...) or run in the execution mode ``how``
+    (``"predict"``...)."""
+    return [d for d in DIVERGENCES if any(d.active_on(b) for b in backends) and d.matches(spec, how)]
 
 
 def covering(focus: str, how: str) -> Divergence | None:

@@ -12,6 +12,7 @@ from strategies import stacks
 from strategies.graphs import graphs
 
 from .divergences import active_matches, covering
+from .keras_compat import BACKEND
 
 
 def stacks_without_known_divergences(focus, api, how=None, **kwargs) -> st.SearchStrategy:
@@ -30,9 +31,10 @@ def graphs_without_known_divergences(kinds) -> st.SearchStrategy:
     return graphs(kinds, avoid=lambda spec: bool(active_matches(spec, "graph")))
 
 
-def without_known_divergences(specs: st.SearchStrategy, how: str) -> st.SearchStrategy:
-    """``specs`` minus those that hit a divergence active on the installed Keras under ``how``."""
-    return specs.filter(lambda spec: not active_matches(spec, how))
+def without_known_divergences(specs: st.SearchStrategy, how: str, backends: tuple[str, ...] = (BACKEND,)) -> st.SearchStrategy:
+    """``specs`` minus those that hit a divergence active on the installed Keras (on any of
+    ``backends``) under ``how``."""
+    return specs.filter(lambda spec: not active_matches(spec, how, backends))
 
 
 @st.composite

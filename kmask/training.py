@@ -1,10 +1,10 @@
 """Training on padded batches: a masked loss, its gradients, optimizer steps, ``fit`` and
 training-mode calls, with models (and their optimizers) cached per spec and shape bucket.
 
-The loss is defined here in TensorFlow, not taken from Keras: the sum, over every real output
-position, of a fixed random projection of the outputs (:func:`masked_loss`). Its gradients come
-from ``tf.GradientTape``, which works the same on Keras 2 and on Keras 3 with the TensorFlow
-backend. Runners reset a model to the spec's deterministic weights with ``set_weights`` instead
+The loss is defined here, not taken from Keras: the sum, over every real output position, of a
+fixed random projection of the outputs (:func:`masked_loss`). Its gradients come from the
+backend's own differentiation (kmask/backend_gradients.py: ``tf.GradientTape``, ``jax.grad``,
+``torch.autograd``). Runners reset a model to the spec's deterministic weights with ``set_weights`` instead
 of rebuilding it, and run eagerly: each example draws a new stack, and tracing a gradient
 function costs 1.4-2.2 s per model against 20-70 ms for an eager call (measured on Keras 3.15
 and 2.15); the traced forward pass is what ``test_execution_modes`` checks.
@@ -12,12 +12,15 @@ and 2.15); the traced forward pass is what ``test_execution_modes`` checks.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from strategies import PaddedBatch, StackSpec
 
 from .build import CACHE, build, weights_for
-from .keras_compat import GENERATION, keras, tf
+from .backend_gradients import loss_gradients
+from .keras_compat import GENERATION, keras, tensor, tf
 from .oracle import real_outputs
 from .run import as_tensors
 
@@ -37,17 +40,24 @@ def projection(spec: StackSpec, index: int, width: int) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, size=width).astype(np.float32)
 
 
+OPS = keras.ops if GENERATION == 3 else types.SimpleNamespace(
+    cast=tf.cast, multiply=tf.multiply, sum=tf.reduce_sum, where=tf.where, zeros_like=tf.zeros_like
+)
+"""The tensor operations the losses here use: ``keras.ops`` on Keras 3 (any backend), their
+TensorFlow namesakes on Keras 2 (which has no ``keras.ops``)."""
+
+
 def masked_loss(spec: StackSpec, outputs, real, rows):
     """Sum over the rows where ``rows`` is True, and over their real positions ``real``, of each
-    output projected on :func:`projection` (final outputs count once per row)."""
-    total = tf.constant(0.0)
+    output projected on :func:`projection` (final outputs count once per row). Written in
+    ``keras.ops`` on Keras 3 (any backend) and in TensorFlow on Keras 2."""
+    total = 0.0
     for k, out in enumerate(outputs):
-        out = tf.cast(out, tf.float32)
-        projected = tf.reduce_sum(out * projection(spec, k, out.shape[-1]), axis=-1)
-        if out.shape.rank == 3:
-            projected = tf.where(real, projected, tf.zeros_like(projected))
-            projected = tf.reduce_sum(projected, axis=1)
-        total += tf.reduce_sum(tf.where(rows, projected, tf.zeros_like(projected)))
+        out = OPS.cast(out, "float32")
+        projected = OPS.sum(OPS.multiply(out, projection(spec, k, out.shape[-1])), axis=-1)
+        if len(out.shape) == 3:
+            projected = OPS.sum(OPS.where(real, projected, OPS.zeros_like(projected)), axis=1)
+        total = total + OPS.sum(OPS.where(rows, projected, OPS.zeros_like(projected)))
     return total
 
 
@@ -74,24 +84,15 @@ class GradientRunner:
         """``(input gradient, weight gradients of rows [:first_rows], of rows [first_rows:])``
         of :func:`masked_loss`, as NumPy; ``first_rows`` defaults to the whole batch."""
         first_rows = batch.batch_size if first_rows is None else first_rows
-        first_part = tf.constant(np.arange(batch.batch_size) < first_rows)
+        first_part = np.arange(batch.batch_size) < first_rows
         explicit = batch.style == "explicit"
-        values = tf.constant(batch.values)
-        real = tf.constant(real_outputs(self.spec, batch))
-        weights = self.model.trainable_variables
-        with tf.GradientTape(persistent=True) as tape:
-            if explicit:
-                tape.watch(values)
-            mask = tf.constant(batch.mask) if explicit else None
-            outputs = _call(self.model, values, mask, training=False)
-            loss_a = masked_loss(self.spec, outputs, real, first_part)
-            loss_b = masked_loss(self.spec, outputs, real, tf.logical_not(first_part))
-            loss = loss_a + loss_b
-        grads_a = tape.gradient(loss_a, weights, unconnected_gradients="zero")
-        grads_b = tape.gradient(loss_b, weights, unconnected_gradients="zero")
-        inputs = np.asarray(tape.gradient(loss, values)) if explicit else None
-        del tape
-        return inputs, [np.asarray(g) for g in grads_a], [np.asarray(g) for g in grads_b]
+        real = tensor(real_outputs(self.spec, batch))
+        parts = [tensor(first_part), tensor(~first_part)]
+        losses = [lambda outputs, rows=rows: masked_loss(self.spec, outputs, real, rows) for rows in parts]
+        inputs, (grads_a, grads_b) = loss_gradients(
+            self.model, batch.values, batch.mask if explicit else None, losses, watch_input=explicit
+        )
+        return (inputs[0] + inputs[1] if explicit else None), grads_a, grads_b
 
     def step(self, batch: PaddedBatch, optimizer: str) -> list[np.ndarray]:
         """The weights after one ``optimizer`` step on ``batch`` from the spec's weights."""
@@ -102,7 +103,7 @@ class GradientRunner:
         _, grads, _ = self.gradients(batch)
         if grads:  # a stack of Masking and pooling alone has no weights to train
             variables = self.model.trainable_variables
-            opt.apply_gradients(zip([tf.constant(g) for g in grads], variables))
+            opt.apply_gradients(zip([tensor(g) for g in grads], variables))
         return self.model.get_weights()
 
     def _optimizer(self, name: str):
@@ -134,8 +135,8 @@ def fit_loss(spec: StackSpec):
 
     Keras masks it with the output's mask and averages it over the real positions."""
     def loss(y_true, y_pred):
-        y_pred = tf.cast(y_pred, tf.float32)
-        return tf.reduce_sum(y_pred * projection(spec, 0, y_pred.shape[-1]), axis=-1)
+        y_pred = OPS.cast(y_pred, "float32")
+        return OPS.sum(OPS.multiply(y_pred, projection(spec, 0, y_pred.shape[-1])), axis=-1)
 
     return loss
 
@@ -256,7 +257,7 @@ class TrainingModeRunner:
             tf.random.set_seed(KERAS2_GLOBAL_SEED)
 
     def __call__(self, batch: PaddedBatch) -> list[np.ndarray]:
-        mask = tf.constant(batch.mask) if batch.style == "explicit" else None
+        mask = tensor(batch.mask) if batch.style == "explicit" else None
         self.restore()
         return [np.asarray(o) for o in _call(self.model, batch.values, mask, training=True)]
 
