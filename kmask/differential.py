@@ -38,8 +38,9 @@ START_TIMEOUT = 300
 
 def results_for(spec: StackSpec, batch: PaddedBatch, targets: np.ndarray) -> dict:
     """On this process's backend: the eager outputs, the output masks, the gradients of
-    kmask.training.masked_loss (input and weights), and for a batch without explicit mask the
-    mean squared error ``evaluate`` reports for ``spec`` plus a Dense head against ``targets``."""
+    kmask.training.masked_loss (input and weights), and for a single-output stack fed without an
+    explicit mask the mean squared error ``evaluate`` reports for ``spec`` plus a Dense head
+    against ``targets``."""
     runner = gradient_runner(spec, API, batch.timesteps)
     runner.reset()
     model = runner.model
@@ -50,10 +51,12 @@ def results_for(spec: StackSpec, batch: PaddedBatch, targets: np.ndarray) -> dic
         "output masks": [None if m is None else to_numpy(m).astype(bool) for m in as_tensors(masks)],
     }
     found["input gradient"], found["weight gradients"], _ = runner.gradients(batch)
-    if batch.style != "explicit":
+    if batch.style != "explicit" and spec.layers[-1].output_count == 1:  # what compile() takes
         compiled = compiled_for(with_head(spec, LOSS), API, LOSS, "eager", batch.timesteps)
         compiled.set_weights(spec.weight_seed)
-        logs = compiled.report("evaluate", batch.values, targets, batch_size=batch.batch_size)
+        sequence = all(layer.returns_sequence for layer in spec.layers)
+        y = targets if sequence else targets[:, 0]  # a final output takes one target per row
+        logs = compiled.report("evaluate", batch.values, y, batch_size=batch.batch_size)
         found["loss"] = np.float32(logs["loss"])
     return found
 

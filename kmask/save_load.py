@@ -19,7 +19,7 @@ from . import report
 from .compare import assert_close, tolerance
 from .divergences import BY_ID, Divergence
 from .graph_build import as_mask, attached_mask, chain_model
-from .keras_compat import GENERATION, keras, tf, to_numpy
+from .keras_compat import BACKEND, GENERATION, keras, tf, to_numpy
 from .mask_checks import assert_same_mask
 from .reproducers_masks import CHAIN_BUILDER_SOURCE, chain_input, layer_source
 
@@ -56,6 +56,14 @@ def known_divergence(spec: GraphSpec, api: str, file_format: str) -> Divergence 
         and any(layer.kind == "Bidirectional" for layer in spec.layers),
     }
     return next((BY_ID[key] for key, hit in hits.items() if hit and BY_ID[key].active), None)
+
+
+def unsupported_here(file_format: str) -> str | None:
+    """Why ``file_format`` cannot be checked on the installed backend, in one line, or None."""
+    if file_format == "savedmodel" and BACKEND == "torch":
+        return ("SavedModel export skips on the torch backend: Keras 3.15.1's model.export() stops "
+                "there with ValueError 'Node type mismatch' (torch.export); checked on TensorFlow and JAX")
+    return None
 
 
 def fixed_batch(spec: GraphSpec) -> PaddedBatch:

@@ -20,7 +20,7 @@ from strategies import PaddedBatch, StackSpec
 
 from .build import CACHE, build, weights_for
 from .backend_gradients import loss_gradients
-from .keras_compat import GENERATION, keras, tensor, tf
+from .keras_compat import BACKEND, GENERATION, keras, tensor, tf, to_numpy
 from .oracle import real_outputs
 from .run import as_tensors
 
@@ -116,7 +116,7 @@ class GradientRunner:
             else:
                 raise ValueError(f"unknown optimizer {name!r}; choose SGD or Adam")
             opt.build(self.model.trainable_variables)
-            self.optimizers[name] = (opt, [np.asarray(v) for v in opt.variables])
+            self.optimizers[name] = (opt, [to_numpy(v) for v in opt.variables])
         return self.optimizers[name]
 
 
@@ -186,6 +186,11 @@ def fit_runner(spec: StackSpec, api: str, timesteps: int) -> FitRunner:
 KERAS2_GLOBAL_SEED = 1234
 """Set before every Keras 2 training-mode call (Keras 3 needs no global seed)."""
 
+TORCH_GLOBAL_SEED = 1234
+"""Set before every training-mode call on the PyTorch backend: Keras's torch dropout draws from
+PyTorch's global generator when the layer's seed generator has no seed (keras/src/backend/torch/
+random.py, "torch doesn't support seeding dropout"), as inside Bidirectional (see below)."""
+
 KERAS3_RANDOM_SEED = 11
 """Keras 3 seed generator number ``k`` of a model (in ``model.variables`` order) starts every
 training-mode call from the state ``(KERAS3_RANDOM_SEED + k, 0)``."""
@@ -216,7 +221,7 @@ def _start_values(model) -> list[np.ndarray]:
     weights = {id(w) for w in model.weights}
     values, k = [], 0
     for variable in model.variables:
-        value = np.asarray(variable)
+        value = to_numpy(variable)
         if GENERATION == 3 and id(variable) not in weights:  # a seed generator's state
             value = np.array([KERAS3_RANDOM_SEED + k, 0], dtype=value.dtype)
             k += 1
@@ -255,11 +260,15 @@ class TrainingModeRunner:
                 rng._generator.state.assign(state)
         if GENERATION == 2:
             tf.random.set_seed(KERAS2_GLOBAL_SEED)
+        if BACKEND == "torch":
+            import torch
+
+            torch.manual_seed(TORCH_GLOBAL_SEED)
 
     def __call__(self, batch: PaddedBatch) -> list[np.ndarray]:
         mask = tensor(batch.mask) if batch.style == "explicit" else None
         self.restore()
-        return [np.asarray(o) for o in _call(self.model, batch.values, mask, training=True)]
+        return [to_numpy(o) for o in _call(self.model, batch.values, mask, training=True)]
 
 
 def training_mode_runner(spec: StackSpec, api: str, timesteps: int) -> TrainingModeRunner:

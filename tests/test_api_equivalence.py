@@ -4,7 +4,6 @@ same output mask for the same layers and weights."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +12,7 @@ from kmask import report
 from kmask.compare import assert_close, assert_same_length, tolerance
 from kmask.divergences import BY_ID
 from kmask.draw import without_known_divergences
+from kmask.keras_compat import to_numpy
 from kmask.graph_build import (
     CHAIN_APIS,
     ChainModel,
@@ -40,7 +40,7 @@ def _check_apis_agree(spec, batch, api, expected_masks) -> None:
     model = chain_model(spec, api, batch.timesteps)
     output = model(batch.values, training=False)
     what = f"{api} vs {REFERENCE_API} model of {spec}"
-    assert_close(np.asarray(output), np.asarray(reference), tolerance(spec.depth, batch.timesteps),
+    assert_close(to_numpy(output), to_numpy(reference), tolerance(spec.depth, batch.timesteps),
                  f"{what}: output")
     expected = expected_masks[-1]
     assert_same_mask(as_mask(attached_mask(output)), expected, f"{api} model of {spec}: output mask")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kmask import report
 from kmask.compare import FLOAT32_EPS, WORK_FACTOR, assert_close
-from kmask.keras_compat import KERAS_VERSION, layers
+from kmask.keras_compat import KERAS_VERSION, layers, to_numpy
 from kmask.reproducers_training import batchnorm_reproducer
 from kmask.training import training_mode_runner
 from strategies import LayerSpec, StackSpec, mask_values
@@ -53,7 +53,7 @@ def check_batchnorm_statistics(spec, batch):
     runner = training_mode_runner(spec, "functional", batch.timesteps)
     runner.restore()  # the cached model may have trained on an earlier example
     layer = next(l for l in runner.model.layers if isinstance(l, layers.BatchNormalization))
-    initial = [np.asarray(v, np.float64) for v in
+    initial = [to_numpy(v).astype(np.float64) for v in
                (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)]
     values = batch.values
     if spec.style == "masking":  # Masking zeroes the padded steps it passes on

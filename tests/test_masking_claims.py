@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,7 +25,7 @@ from kmask.compare import assert_close, tolerance
 from kmask.draw import without_known_divergences
 from kmask.forward_checks import padded_vs_alone_script, unpadded
 from kmask.graph_build import attached_mask, chain_layers, chain_model, stack_layer
-from kmask.keras_compat import tf
+from kmask.keras_compat import tensor, to_numpy
 from kmask.mask_checks import NO_MASK_SUPPORT
 from kmask.reproducers_masks import unsupported_reproducer
 from kmask.run import call_eagerly, call_rows_alone
@@ -102,8 +101,8 @@ def _check_unsupported_drops_mask(spec: GraphSpec, batch) -> None:
     x = batch.values
     for earlier in before:
         x = earlier(x, training=False)
-    unmasked = layer(tf.constant(np.asarray(x)))  # a fresh tensor carries no mask
-    assert_close(np.asarray(output), np.asarray(unmasked), tolerance(spec.depth, batch.timesteps),
+    unmasked = layer(tensor(to_numpy(x)))  # a fresh tensor carries no mask
+    assert_close(to_numpy(output), to_numpy(unmasked), tolerance(spec.depth, batch.timesteps),
                  f"{what}: output vs the last layer run on the same values without a mask")
 
 
