@@ -40,7 +40,7 @@ def half_squared_error(y_true, y_pred):
     """A user-defined loss (and, wrapped, metric): half the mean squared error per step, written
     with the backend-neutral ops where Keras has them (keras.ops, Keras 3), tf on Keras 2."""
     if GENERATION == 3:
-        return 0.5 * keras.ops.mean(keras.ops.square(y_pred - y_true), axis=-1)
+        return 0.5 * keras.ops.mean(keras.ops.square(keras.ops.subtract(y_pred, y_true)), axis=-1)
     return 0.5 * tf.reduce_mean(tf.square(y_pred - y_true), axis=-1)
 
 

@@ -11,8 +11,11 @@ from hypothesis.extra import numpy as hnp
 from strategies import stacks
 from strategies.graphs import graphs
 
-from .divergences import active_matches, covering
+from .divergences import BY_ID, active_matches, covering
 from .keras_compat import BACKEND
+
+
+BINARY_TARGETS_CHECKED = BY_ID["torch-binary-crossentropy-checks-padded-targets"]
 
 
 def stacks_without_known_divergences(focus, api, how=None, **kwargs) -> st.SearchStrategy:
@@ -40,7 +43,8 @@ def without_known_divergences(specs: st.SearchStrategy, how: str, backends: tupl
 @st.composite
 def targets(draw, kind: str, mask: np.ndarray, units: int = 3) -> np.ndarray:
     """Targets of ``kind`` (a kind of :data:`kmask.loss_reference.LOSSES`) at real steps and
-    arbitrary (finite) values at padded steps."""
+    arbitrary (finite) values at padded steps (binary ones in [0, 1] where the divergence
+    ``torch-binary-crossentropy-checks-padded-targets`` is active)."""
     shape = mask.shape + (units,)
     if kind == "sparse":
         return draw(hnp.arrays(np.int32, mask.shape, elements=st.integers(0, units - 1)))
@@ -55,5 +59,6 @@ def targets(draw, kind: str, mask: np.ndarray, units: int = 3) -> np.ndarray:
         else:
             raw = draw(hnp.arrays(np.float32, shape, elements=st.floats(0.0625, 1, width=32, allow_subnormal=False)))
             real = raw / raw.sum(axis=-1, keepdims=True)
-    garbage = draw(hnp.arrays(np.float32, shape, elements=st.floats(-1e3, 1e3, width=32, allow_subnormal=False)))
+    low, high = (0, 1) if kind == "binary" and BINARY_TARGETS_CHECKED.active else (-1e3, 1e3)  # steer around it
+    garbage = draw(hnp.arrays(np.float32, shape, elements=st.floats(low, high, width=32, allow_subnormal=False)))
     return np.where(mask[..., None], real, garbage).astype(np.float32)

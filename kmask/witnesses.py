@@ -293,6 +293,17 @@ def nonfinite_padded_targets_witness():
         check_padded_targets_ignored(case, other)
 
 
+def torch_binary_padded_targets_witness():
+    """binary_crossentropy with real targets 0/1 and a pad value of -1 at padded steps reports
+    the loss it reports with 0 there: padded targets are masked out, whatever they hold."""
+    case = _loss_case(loss="binary_crossentropy", method="evaluate")
+    case = dataclasses.replace(case, targets=(case.targets > 0).astype(np.float32))
+    other = np.where(case.mask[..., None], case.targets, np.float32(-1))
+    with keras_raises(RuntimeError, "all elements of target should be between 0 and 1",
+                      "binary_crossentropy with -1 at padded targets"):
+        check_padded_targets_ignored(case, other)
+
+
 def class_weight_witness():
     """fit(class_weight=) on (batch, timesteps) labels weighs each real step by its own class,
     or refuses; it must not report another loss. Keras 3 refuses with the shape error of
@@ -686,5 +697,6 @@ WITNESSES = {
     "float32-head-drops-mask-under-mixed-policy": float32_head_mixed_loss_witness,
     "rnn-initial-state-drops-input-mask": initial_state_mask_witness,
     "torch-unrolled-backward-rnn-mask-fails": torch_unrolled_backward_witness,
+    "torch-binary-crossentropy-checks-padded-targets": torch_binary_padded_targets_witness,
 }
 """Witnesses by divergence id."""
