@@ -44,6 +44,7 @@ AXES = (
     ("TensorFlow (tf2.X: tf.keras up to 2.15, Keras 3 from 2.16)", re.compile(r"tf\d+\.\d+")),
     ("tf-keras on TensorFlow 2.16+ (tf2.X-legacy)", re.compile(r"tf\d+\.\d+-legacy")),
     ("Keras 3 (keras3.X)", re.compile(r"keras\d+\.\d+(\.\d+)?")),
+    ("Keras 3 backends (keras3.X-jax, keras3.X-torch)", re.compile(r"keras\d+\.\d+-(jax|torch)")),
 )
 OTHER_AXIS = "other environments"
 
@@ -74,7 +75,8 @@ def axis_of(name: str) -> str:
 
 
 def environment_key(name: str) -> tuple:
-    """tf2.12 … tf2.21, then tf2.X-legacy, then keras3.0 … keras3.15, then any other name."""
+    """tf2.12 … tf2.21, then tf2.X-legacy, then keras3.0 … keras3.15, then keras3.X-jax and
+    -torch, then any other name."""
     axes = [axis for axis, _ in AXES] + [OTHER_AXIS]
     return axes.index(axis_of(name)), natural_key(name)
 
