@@ -33,14 +33,13 @@ from .training_checks import gradient_tolerance
 API = "functional"
 LOSS = "mean_squared_error"
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 300
 
 
-def results_for(spec: StackSpec, batch: PaddedBatch, targets: np.ndarray) -> dict:
+def results_for(spec: StackSpec, batch: PaddedBatch, loss_targets: np.ndarray) -> dict:
     """On this process's backend: the eager outputs, the output masks, the gradients of
     kmask.training.masked_loss (input and weights), and for a single-output stack fed without an
     explicit mask the mean squared error ``evaluate`` reports for ``spec`` plus a Dense head
-    against ``targets``."""
+    against ``loss_targets``."""
     runner = gradient_runner(spec, API, batch.timesteps)
     runner.reset()
     model = runner.model
@@ -55,7 +54,7 @@ def results_for(spec: StackSpec, batch: PaddedBatch, targets: np.ndarray) -> dic
         compiled = compiled_for(with_head(spec, LOSS), API, LOSS, "eager", batch.timesteps)
         compiled.set_weights(spec.weight_seed)
         sequence = all(layer.returns_sequence for layer in spec.layers)
-        y = targets if sequence else targets[:, 0]  # a final output takes one target per row
+        y = loss_targets if sequence else loss_targets[:, 0]  # a final output takes one target per row
         logs = compiled.report("evaluate", batch.values, y, batch_size=batch.batch_size)
         found["loss"] = np.float32(logs["loss"])
     return found
@@ -115,11 +114,11 @@ class OtherBackend:
             raise RuntimeError(f"the {self.backend} worker exited (code {self.process.poll()})")
         return reply
 
-    def results_for(self, spec: StackSpec, batch: PaddedBatch, targets: np.ndarray):
+    def results_for(self, spec: StackSpec, batch: PaddedBatch, loss_targets: np.ndarray):
         """``("ok", results)`` or ``("error", message)`` from the worker."""
         from .backend_worker import send
 
-        send(self.process.stdin, (spec, batch, targets))
+        send(self.process.stdin, (spec, batch, loss_targets))
         return self._receive()
 
     def close(self):
@@ -141,18 +140,18 @@ def other_backend(backend: str) -> OtherBackend:
     return _WORKERS[backend]
 
 
-def check_backends_agree(spec: StackSpec, batch: PaddedBatch, targets: np.ndarray, other: str) -> None:
+def check_backends_agree(spec: StackSpec, batch: PaddedBatch, loss_targets: np.ndarray, other: str) -> None:
     """The backend under test and ``other`` give the same real outputs, final outputs, output
     masks, masked-loss gradients and compiled loss for ``spec`` on ``batch``.
 
     Tolerances are those of two float32 runs of one model (kmask.compare.tolerance): the
     backends differ in how they group sums and in the last bits of tanh, sigmoid and exp,
     errors of a few ulp per operation that the same depth-and-length bound covers."""
-    status, theirs = other_backend(other).results_for(spec, batch, targets)
+    status, theirs = other_backend(other).results_for(spec, batch, loss_targets)
     where = f"{other} vs {BACKEND}; model {spec}"
     if status != "ok":
         raise AssertionError(f"the model that runs on {BACKEND} fails on {other}: {theirs}; model {spec}")
-    ours = results_for(spec, batch, targets)
+    ours = results_for(spec, batch, loss_targets)
     rows = range(batch.batch_size)
     assert_same_real_outputs(spec, batch, theirs["outputs"], rows, batch, ours["outputs"], rows, f"{other} vs {BACKEND}")
     assert_same_length(theirs["output masks"], ours["output masks"], f"output masks, {where}")
