@@ -21,11 +21,15 @@ from hypothesis import strategies as st
 
 from strategies import CATALOG, PaddedBatch, StackSpec, stacks, supported
 
+from . import report
 from .checks import assert_same_real_outputs
 from .compare import assert_close, assert_same_length, tolerance
 from .compiled import compiled_for, with_head
 from .draw import targets, without_known_divergences
 from .keras_compat import BACKEND, BACKEND_INSTALL, BACKENDS, GENERATION, tensor, to_numpy
+from .mask_checks import assert_same_mask
+from .oracle import real_outputs
+from .reproducers_backends import backends_script
 from .run import as_tensors, call_eagerly
 from .training import gradient_runner
 from .training_checks import gradient_tolerance
@@ -142,29 +146,45 @@ def other_backend(backend: str) -> OtherBackend:
 
 def check_backends_agree(spec: StackSpec, batch: PaddedBatch, loss_targets: np.ndarray, other: str) -> None:
     """The backend under test and ``other`` give the same real outputs, final outputs, output
-    masks, masked-loss gradients and compiled loss for ``spec`` on ``batch``.
+    masks, masked-loss gradients and compiled loss for ``spec`` on ``batch`` (failing, it writes a
+    script that runs both backends, kmask.reproducers_backends).
 
     Tolerances are those of two float32 runs of one model (kmask.compare.tolerance): the
     backends differ in how they group sums and in the last bits of tanh, sigmoid and exp,
     errors of a few ulp per operation that the same depth-and-length bound covers."""
     status, theirs = other_backend(other).results_for(spec, batch, loss_targets)
     where = f"{other} vs {BACKEND}; model {spec}"
-    if status != "ok":
-        raise AssertionError(f"the model that runs on {BACKEND} fails on {other}: {theirs}; model {spec}")
     ours = results_for(spec, batch, loss_targets)
-    rows = range(batch.batch_size)
-    assert_same_real_outputs(spec, batch, theirs["outputs"], rows, batch, ours["outputs"], rows, f"{other} vs {BACKEND}")
-    assert_same_length(theirs["output masks"], ours["output masks"], f"output masks, {where}")
-    for k, (a, b) in enumerate(zip(theirs["output masks"], ours["output masks"])):
-        if (a is None) != (b is None) or (a is not None and not np.array_equal(a, b)):
-            raise AssertionError(f"output mask {k} differs, {where}: {other} {a!r}, {BACKEND} {b!r}")
     grads = ours["weight gradients"] + ([ours["input gradient"]] if ours["input gradient"] is not None else [])
-    tol = gradient_tolerance(spec, batch.timesteps, grads)
-    if ours["input gradient"] is not None:
-        assert_close(theirs["input gradient"], ours["input gradient"], tol, f"input gradient, {where}")
-    assert_same_length(theirs["weight gradients"], ours["weight gradients"], f"weight gradients, {where}")
-    for k, (a, b) in enumerate(zip(theirs["weight gradients"], ours["weight gradients"])):
-        assert_close(a, b, tol, f"gradient of weight {k} {b.shape}, {where}")
+    tolerances = {"outputs": tolerance(spec.depth, batch.timesteps), "output masks": 0.0,
+                  "gradients": gradient_tolerance(spec, batch.timesteps, grads),
+                  "loss": tolerance(spec.depth + 1, batch.timesteps)}
+
+    def script(compared):
+        sequence = all(layer.returns_sequence for layer in spec.layers)
+        return backends_script(
+            spec, batch, loss_targets if sequence else loss_targets[:, 0], real_outputs(spec, batch),
+            [out.shape[-1] for out in ours["outputs"]], other, BACKEND, compared, tolerances[compared],
+            with_head(spec, LOSS),
+        )
+
+    with report.reproduced_by("backends_outputs", lambda: script("outputs")):
+        if status != "ok":
+            raise AssertionError(f"the model that runs on {BACKEND} fails on {other}: {theirs}; model {spec}")
+        rows = range(batch.batch_size)
+        assert_same_real_outputs(spec, batch, theirs["outputs"], rows, batch, ours["outputs"], rows,
+                                 f"{other} vs {BACKEND}")
+    with report.reproduced_by("backends_masks", lambda: script("output masks")):
+        assert_same_length(theirs["output masks"], ours["output masks"], f"output masks, {where}")
+        for k, (a, b) in enumerate(zip(theirs["output masks"], ours["output masks"])):
+            assert_same_mask(a, b, f"output mask {k} on {other}, {where}", f"{BACKEND} gives")
+    with report.reproduced_by("backends_gradients", lambda: script("gradients")):
+        tol = tolerances["gradients"]
+        if ours["input gradient"] is not None:
+            assert_close(theirs["input gradient"], ours["input gradient"], tol, f"input gradient, {where}")
+        assert_same_length(theirs["weight gradients"], ours["weight gradients"], f"weight gradients, {where}")
+        for k, (a, b) in enumerate(zip(theirs["weight gradients"], ours["weight gradients"])):
+            assert_close(a, b, tol, f"gradient of weight {k} {b.shape}, {where}")
     if "loss" in ours:
-        assert_close(theirs["loss"], ours["loss"], tolerance(spec.depth + 1, batch.timesteps),
-                     f"{LOSS} that evaluate() reports, {where}")
+        with report.reproduced_by("backends_loss", lambda: script("loss")):
+            assert_close(theirs["loss"], ours["loss"], tolerances["loss"], f"{LOSS} that evaluate() reports, {where}")

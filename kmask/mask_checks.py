@@ -29,17 +29,17 @@ def describe_mask(mask) -> str:
     return "no mask" if mask is None else np.array2string(np.asarray(mask).astype(int))
 
 
-def assert_same_mask(actual, expected, what: str) -> None:
-    """Both None, or equal boolean arrays."""
+def assert_same_mask(actual, expected, what: str, expected_from: str = "the rule says") -> None:
+    """Both None, or equal boolean arrays; ``expected_from`` names where ``expected`` came from."""
     if actual is None or expected is None:
         if actual is not None or expected is not None:
             raise AssertionError(
-                f"{what}: got {describe_mask(actual)}, the rule says {describe_mask(expected)}"
+                f"{what}: got {describe_mask(actual)}, {expected_from} {describe_mask(expected)}"
             )
         return
     if actual.shape != expected.shape or not np.array_equal(actual, expected):
         raise AssertionError(
-            f"{what}: got mask\n{describe_mask(actual)}\nthe rule says\n{describe_mask(expected)}"
+            f"{what}: got mask\n{describe_mask(actual)}\n{expected_from}\n{describe_mask(expected)}"
         )
 
 

@@ -152,8 +152,8 @@ def script_source(title: str, expected: str, tol: float, body: str, tol_note: st
     )
     version = _keras_version()
     modules = (["importlib.metadata"] if "importlib." in version else []) + (
-        ["inspect"] if "inspect." in body else []) + ["os", "platform"] + (
-        ["tempfile"] if "tempfile." in body else []) + ["traceback"]
+        ["inspect"] if "inspect." in body else []) + ["os", "platform"] + [
+        m for m in ("subprocess", "sys", "tempfile") if f"{m}." in body] + ["traceback"]
     imports = "".join(f"import {m}\n" for m in modules) + "\n" + _keras_import()
     constants = f"{version}\nTOL = {tol!r}  # {tol_note}\nEXPECTED = {expected!r}"
     return "\n\n\n".join(
