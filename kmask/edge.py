@@ -75,8 +75,8 @@ def check_empty_batch(spec: StackSpec, api: str, batch: PaddedBatch) -> None:
 
 _EMPTY_BATCH_SIDES = '''
 def shapes(model, x, mask):
-    out = model(x, training=False) if mask is None else model(x, mask=tf.constant(mask), training=False)
-    return "; ".join(f"output {k}: {tuple(np.asarray(o).shape)}"
+    out = model(x, training=False) if mask is None else model(x, mask=tensor(mask), training=False)
+    return "; ".join(f"output {k}: {tuple(o.shape)}"
                      for k, o in enumerate(out if isinstance(out, (list, tuple)) else [out]))
 
 

@@ -88,8 +88,8 @@ def both_sides():
     pooling = next(l for l in model.layers if isinstance(l, layers.GlobalAveragePooling1D))
     pooled_input = pooling.input[0] if isinstance(pooling.input, (list, tuple)) else pooling.input
     probe = keras.Model(model.inputs, [pooled_input, pooling.output])
-    out = probe(X, training=False) if EXPLICIT_MASK is None else probe(X, mask=tf.constant(EXPLICIT_MASK), training=False)
-    values, pooled = [np.asarray(o) for o in out]
+    out = probe(X, training=False) if EXPLICIT_MASK is None else probe(X, mask=tensor(EXPLICIT_MASK), training=False)
+    values, pooled = [to_numpy(o) for o in out]
     real = MASK[..., None]
     total = np.where(real, values, 0).astype(np.float64).sum(axis=1)
     count = real.sum(axis=1).astype(np.float64)
@@ -221,13 +221,13 @@ def with_future_keys(value: np.ndarray, other_content: np.ndarray, cut: int) -> 
 
 _ATTEND = {
     "MultiHeadAttention": {
-        3: "    return np.asarray(layer(q, v, query_mask=qm, value_mask=vm, use_causal_mask=CAUSAL))",
+        3: "    return to_numpy(layer(q, v, query_mask=qm, value_mask=vm, use_causal_mask=CAUSAL))",
         2: "    q, v = tf.identity(q), tf.identity(v)\n"
            "    q._keras_mask, v._keras_mask = qm, vm  # Keras 2's MultiHeadAttention reads attached masks\n"
            "    return np.asarray(layer(q, v, use_causal_mask=CAUSAL))",
     },
     "score": "    out = layer([q, v], mask=[qm, vm], use_causal_mask=CAUSAL)\n"
-             "    return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)",
+             "    return to_numpy(out[0] if isinstance(out, (list, tuple)) else out)",
 }
 
 _ATTENTION_SIDES = '''
@@ -284,8 +284,8 @@ def attention_script(kind: str, query, value, value_mask, other, tol: float,
         "layers = keras.layers",
         f"def LAYER():\n    return layers.{attention_spec(kind).source('')}\n\n\nMULTI_HEAD = {kind == 'MultiHeadAttention'}",
         "def attend(layer, query, value, query_mask, value_mask):\n"
-        "    q, v = tf.constant(query), tf.constant(value)\n"
-        "    qm, vm = tf.constant(query_mask), tf.constant(value_mask)\n"
+        "    q, v = tensor(query), tensor(value)\n"
+        "    qm, vm = tensor(query_mask), tensor(value_mask)\n"
         + attend,
         f"QUERY = {report.literal(query)}\nVALUE = {report.literal(value)}\n"
         f"VALUE_MASK = {report.literal(value_mask)}  # the real keys\n"

@@ -87,6 +87,30 @@ def literal(array) -> str:
     return f"np.array({text}, dtype={array.dtype.name!r})"
 
 
+_CONVERSIONS = {
+    3: '''
+def tensor(value):
+    """An array as a tensor of the backend Keras runs on."""
+    return keras.ops.convert_to_tensor(value)
+
+
+def to_numpy(value):
+    """A tensor of the backend Keras runs on as a NumPy array."""
+    return keras.ops.convert_to_numpy(value)
+''',
+    2: '''
+def tensor(value):
+    return tf.constant(value)
+
+
+def to_numpy(value):
+    return np.asarray(value)
+''',
+}
+"""``tensor`` and ``to_numpy`` of every script: through ``keras.ops`` on Keras 3, so a script
+written on JAX or PyTorch runs there (their tensors are not TensorFlow's, and PyTorch's outputs
+refuse ``np.asarray`` while they carry gradients)."""
+
 _HEADER = '''
 def environment():
     backend = keras.backend.backend() if hasattr(keras.backend, "backend") else "tensorflow"
@@ -157,7 +181,8 @@ def script_source(title: str, expected: str, tol: float, body: str, tol_note: st
     imports = "".join(f"import {m}\n" for m in modules) + "\n" + _keras_import()
     constants = f"{version}\nTOL = {tol!r}  # {tol_note}\nEXPECTED = {expected!r}"
     return "\n\n\n".join(
-        [docstring, imports, constants, _HEADER.strip(), body.strip(), _FOOTER.strip()]
+        [docstring, imports, constants, _HEADER.strip(), _CONVERSIONS[GENERATION].strip(), body.strip(),
+         _FOOTER.strip()]
     ) + "\n"
 
 
@@ -301,20 +326,20 @@ class Comparison:
 
 _EAGER_OUTPUTS = '''
 def outputs(model, x, mask=None):
-    out = model(x, training=False) if mask is None else model(x, mask=tf.constant(mask), training=False)
-    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+    out = model(x, training=False) if mask is None else model(x, mask=tensor(mask), training=False)
+    return [to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 '''
 
 _CALL_OUTPUTS = '''
 def outputs(model, x, mask=None, mode="eager"):
     """The model called eagerly, or in a tf.function (jit_compile=XLA)."""
     if mode == "eager":
-        out = model(x, training=False) if mask is None else model(x, mask=tf.constant(mask), training=False)
+        out = model(x, training=False) if mask is None else model(x, mask=tensor(mask), training=False)
     elif mask is None:
         out = tf.function(lambda x: model(x, training=False), jit_compile=XLA)(x)
     else:
-        out = tf.function(lambda x, m: model(x, mask=m, training=False), jit_compile=XLA)(x, tf.constant(mask))
-    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+        out = tf.function(lambda x, m: model(x, mask=m, training=False), jit_compile=XLA)(x, tensor(mask))
+    return [to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 '''
 
 _PREDICT_OUTPUTS = '''
@@ -326,7 +351,7 @@ def outputs(model, x, mask=None, mode="eager"):
     else:
         model.compile(jit_compile=XLA)
         out = model.predict(x, batch_size={batch_size}, verbose=0)
-    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+    return [to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 '''
 
 _RANDOM_RESET = {
@@ -340,8 +365,8 @@ _TRAINING_OUTPUTS = f'''
 def outputs(model, x, mask=None, mode="training"):
     """The model called with training=True from a fixed random state, so dropout noise repeats."""
 {_RANDOM_RESET[GENERATION]}
-    out = model(x, training=True) if mask is None else model(x, mask=tf.constant(mask), training=True)
-    return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+    out = model(x, training=True) if mask is None else model(x, mask=tensor(mask), training=True)
+    return [to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 '''
 
 MODE_OUTPUTS = {"tf_function": (_CALL_OUTPUTS, False), "xla": (_CALL_OUTPUTS, True),
@@ -538,8 +563,8 @@ def both_sides():
     held at padded steps and the returned state h against the last real output."""
     x, explicit_mask = RUN
     model = make_model(x.shape[1] if FIXED_TIMESTEPS else None)
-    out = model(x, training=False) if explicit_mask is None else model(x, mask=tf.constant(explicit_mask), training=False)
-    outputs = [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+    out = model(x, training=False) if explicit_mask is None else model(x, mask=tensor(explicit_mask), training=False)
+    outputs = [to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
     if BIDIRECTIONAL:
         at_padding = np.concatenate([o[~MASK].ravel() for o in outputs])
         return np.zeros_like(at_padding), at_padding

@@ -176,7 +176,7 @@ def _reference_against_reported(case, reference: str, reported: str) -> str:
     return "\n".join([
         "def both_sides():",
         "    model = compiled_model()",
-        "    y_pred = np.asarray(model(X, training=False))  # eager predictions for the NumPy side",
+        "    y_pred = to_numpy(model(X, training=False))  # eager predictions for the NumPy side",
         *("    " + line for line in reported_source(case.method)),
         f"    return {reference}, {reported}",
     ])
@@ -204,8 +204,9 @@ def metric_reproducer(case, name: str) -> report.Reproducer:
     parts += [function_source("per_step_metric", PER_STEP_METRIC[name.removeprefix("weighted_")],
                               f"'{name}' at every timestep."),
               _STEP_WEIGHT.strip(), _MASKED_METRIC.strip()]
-    parts.append(_reference_against_reported(case, f"masked_metric(Y, y_pred, weighted={weighted})",
-                                              f"logs[{name!r}]"))
+    base = name.removeprefix("weighted_")  # the script compiles only this metric: no name clash
+    reported = f"logs[{name!r}]" if base == name else f"logs.get({name!r}, logs.get({base!r}))"
+    parts.append(_reference_against_reported(case, f"masked_metric(Y, y_pred, weighted={weighted})", reported))
     return _reproducer(title, expected, case, parts)
 
 
@@ -284,7 +285,7 @@ def two_output_reproducer(losses, execution: str, mask_value: float, seed: int, 
         f"                  loss={{'first': {keras_loss_source(losses[0])}, 'second': {keras_loss_source(losses[1])}}},",
         f"                  run_eagerly={execution == 'eager'}, jit_compile={execution == 'jit'})",
         "    inputs = [FEATURES, TOKENS]",
-        "    pred_first, pred_second = [np.asarray(p) for p in model(inputs, training=False)]",
+        "    pred_first, pred_second = [to_numpy(p) for p in model(inputs, training=False)]",
         "    logs = model.evaluate(inputs, [Y_FIRST, Y_SECOND], batch_size=len(FEATURES), verbose=0, return_dict=True)",
         "    first = masked(per_step_first, Y_FIRST, pred_first, MASK_FIRST)",
         "    second = masked(per_step_second, Y_SECOND, pred_second, MASK_SECOND)",

@@ -169,7 +169,7 @@ def both_sides():
     model, reads_raw = make_model()
     outputs = model([X, RAW] if reads_raw else X, training=False)
     tensors = [outputs[0], RAW] + list(outputs[1:])
-    values = {-1: X, **{i: np.asarray(t) for i, t in enumerate(tensors)}}
+    values = {-1: X, **{i: to_numpy(t) for i, t in enumerate(tensors)}}
     masks = {-1: None, **{i: attached_mask(t) for i, t in enumerate(tensors)}}
     rule_masks = {1: None}  # t1, the unmasked input
     for position, what, inputs, rule in RULES:
@@ -194,7 +194,7 @@ def both_sides():
 
 def attached_mask(tensor):
     mask = getattr(tensor, "_keras_mask", None)
-    return None if mask is None else np.asarray(mask).astype(bool)
+    return None if mask is None else to_numpy(mask).astype(bool)
 '''
 
 
@@ -232,7 +232,7 @@ def both_sides():
             return masks[-1] is not None, has_mask
     mask = getattr(model(X, training=False), "_keras_mask", None)
     print(f"mask of the eager output, after {RULES[-1][0]}")
-    return masks[-1], None if mask is None else np.asarray(mask).astype(bool)
+    return masks[-1], None if mask is None else to_numpy(mask).astype(bool)
 '''
 
 
@@ -322,17 +322,17 @@ _API_SIDES = '''
 def both_sides():
     """The output against the Functional model's; where they agree, the eager output's mask
     against the rules chained from X."""
-    reference = np.asarray(make_model("functional")(X, training=False))
+    reference = to_numpy(make_model("functional")(X, training=False))
     out = make_model(API)(X, training=False)
-    if difference(reference, np.asarray(out))[0]:
+    if difference(reference, to_numpy(out))[0]:
         print(f"{API} output vs the Functional model's")
-        return reference, np.asarray(out)
+        return reference, to_numpy(out)
     mask = None
     for what, rule in RULES:
         mask = rule([mask], [X])
     attached = getattr(out, "_keras_mask", None)
     print(f"mask of the {API} model's eager output (the rules: {'; '.join(what for what, _ in RULES)})")
-    return mask, None if attached is None else np.asarray(attached).astype(bool)
+    return mask, None if attached is None else to_numpy(attached).astype(bool)
 '''
 
 
@@ -384,7 +384,7 @@ def both_sides():
     x = X
     for layer in built[:-1]:
         x = layer(x, training=False)
-    return np.asarray(built[-1](tf.constant(np.asarray(x)))), np.asarray(out)
+    return to_numpy(built[-1](tensor(to_numpy(x)))), to_numpy(out)
 '''
 
 
@@ -415,7 +415,7 @@ def both_sides():
     head.compile(loss="mean_squared_error")
     inputs = [X, RAW] if reads_raw else X
     reported = head.evaluate(inputs, TARGETS, batch_size=len(X), verbose=0)
-    predictions = np.asarray(head(inputs, training=False)).astype(np.float64)
+    predictions = to_numpy(head(inputs, training=False)).astype(np.float64)
     per_step = ((predictions - TARGETS) ** 2).mean(axis=-1)
     real = np.ones(per_step.shape, bool) if RULE_MASK is None else RULE_MASK
     return float((per_step * real).sum() / real.sum()), float(reported)

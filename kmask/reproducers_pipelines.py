@@ -56,8 +56,8 @@ def both_sides():
     loss evaluate/fit report against sum(mask*loss)/sum(mask) per batch, batch-size-weighted."""
     model = make_model()
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mean_squared_error")
-    eager = np.asarray(model(X, training=False))
-    predicted = np.asarray(model.predict(dataset(LONGER, with_targets=False), verbose=0))
+    eager = to_numpy(model(X, training=False))
+    predicted = to_numpy(model.predict(dataset(LONGER, with_targets=False), verbose=0))
     for i, n in enumerate(LENGTHS):
         if difference(eager[i, :n], predicted[i, :n])[0]:
             print(f"row {i}: predict through the pipeline (padded to {LONGER}) vs one eager call, real steps")
@@ -135,9 +135,9 @@ def both_sides():
                               keras.layers.Embedding(len(WORDS) + 2, 2, mask_zero=True), keras.layers.LSTM(3)])
     rng = np.random.default_rng(0)
     model.set_weights([rng.uniform(-0.6, 0.6, size=w.shape).astype("float32") for w in model.get_weights()])
-    predicted = np.asarray(model.predict(data, verbose=0))
+    predicted = to_numpy(model.predict(data, verbose=0))
     for i, n in enumerate(LENGTHS):
-        alone = np.asarray(model(tokens[i:i + 1, :n], training=False))[0]
+        alone = to_numpy(model(tokens[i:i + 1, :n], training=False))[0]
         if difference(alone, predicted[i])[0]:
             break
     print(f"sentence {i} in the padded batch vs alone")

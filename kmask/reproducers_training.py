@@ -146,7 +146,7 @@ def projected_loss(y_true, y_pred):
 
 def weights_after_fit(x):
     model = new_model(x)
-    targets = np.zeros_like(np.asarray(model(x, training=False)))  # unused; only its shape matters
+    targets = np.zeros_like(to_numpy(model(x, training=False)))  # unused; only its shape matters
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=LEARNING_RATE), loss=projected_loss,
                   run_eagerly=True)
     model.fit(x, targets, batch_size=len(x), epochs=EPOCHS, shuffle=False, verbose=0)
@@ -187,17 +187,17 @@ def both_sides():
     (actual) against the mean and biased variance of the real steps only (expected)."""
     model = make_model()
     layer = next(l for l in model.layers if isinstance(l, layers.BatchNormalization))
-    gamma, beta, moving_mean, moving_variance = [np.asarray(v, np.float64) for v in
+    gamma, beta, moving_mean, moving_variance = [to_numpy(v).astype(np.float64) for v in
                                                   (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)]
-    out = model(X, training=True) if EXPLICIT_MASK is None else model(X, mask=tf.constant(EXPLICIT_MASK), training=True)
+    out = model(X, training=True) if EXPLICIT_MASK is None else model(X, mask=tensor(EXPLICIT_MASK), training=True)
     values = np.where(MASK[..., None], X, 0.0) if EXPLICIT_MASK is None else X  # Masking zeroes padded steps
     real = values[MASK].astype(np.float64)
     mean, variance = real.mean(axis=0), real.var(axis=0)
     m = layer.momentum
     expected = np.concatenate([m * moving_mean + (1 - m) * mean, m * moving_variance + (1 - m) * variance,
                                (gamma * (real - mean) / np.sqrt(variance + layer.epsilon) + beta).ravel()])
-    actual = np.concatenate([np.asarray(layer.moving_mean), np.asarray(layer.moving_variance),
-                             np.asarray(out)[MASK].ravel()])
+    actual = np.concatenate([to_numpy(layer.moving_mean), to_numpy(layer.moving_variance),
+                             to_numpy(out)[MASK].ravel()])
     return expected, actual
 '''
 

@@ -67,11 +67,11 @@ def both_sides():
     the row run alone; the first that differ."""
     model = make_model()
     padded = model(inputs(), training=False)
-    padded = [np.asarray(o) for o in (padded if isinstance(padded, (list, tuple)) else [padded])]
+    padded = [to_numpy(o) for o in (padded if isinstance(padded, (list, tuple)) else [padded])]
     seq_mask = DATA["seq"][1]
     for i in range(len(seq_mask)):
         alone = model(inputs(i), training=False)
-        alone = [np.asarray(o) for o in (alone if isinstance(alone, (list, tuple)) else [alone])]
+        alone = [to_numpy(o) for o in (alone if isinstance(alone, (list, tuple)) else [alone])]
         if len(alone) != len(padded):
             return f"{len(padded)} outputs", f"{len(alone)} outputs"
         for k, (p, a) in enumerate(zip(padded, alone)):
@@ -130,10 +130,10 @@ def both_sides():
     (stateful, rnn), (stateless, _) = make_models()
     rnn.reset_states()
     stateful(FIRST, training=False)
-    continued = np.asarray(stateful(SECOND, training=False))
+    continued = to_numpy(stateful(SECOND, training=False))
     for i in range(len(FIRST)):
         whole = np.concatenate([FIRST[i][FIRST_MASK[i]], SECOND[i][SECOND_MASK[i]]])[None]
-        expected = np.asarray(stateless(whole, training=False))[0, FIRST_MASK[i].sum():]
+        expected = to_numpy(stateless(whole, training=False))[0, FIRST_MASK[i].sum():]
         if difference(expected, continued[i][SECOND_MASK[i]])[0]:
             break
     print(f"row {i}: {FIRST_MASK[i].sum()} real steps, then {SECOND_MASK[i].sum()}")

@@ -133,7 +133,7 @@ _SAVED_MODEL_SOURCE = {
 _SAVE_LOAD_SIDES = '''
 def mask_of(tensor):
     mask = getattr(tensor, "_keras_mask", None)
-    return None if mask is None else np.asarray(mask).astype(bool)
+    return None if mask is None else to_numpy(mask).astype(bool)
 
 
 def both_sides():
@@ -145,9 +145,9 @@ def both_sides():
         reloaded = save_and_load(model, directory)
         is_keras_model = isinstance(reloaded, keras.Model)
         actual = reloaded(X, training=False) if is_keras_model else reloaded.serve(X)
-        if difference(np.asarray(expected), np.asarray(actual))[0] or not is_keras_model:
+        if difference(to_numpy(expected), to_numpy(actual))[0] or not is_keras_model:
             print(f"output of the model reloaded from {FORMAT!r} vs the original's")
-            return np.asarray(expected), np.asarray(actual)
+            return to_numpy(expected), to_numpy(actual)
         if difference(mask_of(expected), mask_of(actual))[0]:
             print(f"eager output mask of the model reloaded from {FORMAT!r} vs the original's")
             return mask_of(expected), mask_of(actual)
