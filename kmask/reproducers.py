@@ -16,6 +16,7 @@ from . import report
 from .compare import MIXED_FACTOR, policy_loss_tolerance
 from .compiled import FIRST_TEST_ON_BATCH_FAILS
 from .loss_reference import EPSILON
+from .keras_compat import GENERATION
 
 PER_STEP_LOSS = {
     "mean_squared_error": "return np.mean((yp - yt) ** 2, axis=-1)",
@@ -51,11 +52,18 @@ PER_STEP_METRIC = {
 }
 """NumPy source of each compiled metric per timestep (``weighted_<name>`` uses ``<name>``)."""
 
-_HALF_SQUARED_ERROR = '''
+_HALF_SQUARED_ERROR = {
+    3: '''
+def half_squared_error(y_true, y_pred):
+    """A user-defined loss: half the mean squared error per step (keras.ops: any backend)."""
+    return 0.5 * keras.ops.mean(keras.ops.square(keras.ops.subtract(y_pred, y_true)), axis=-1)
+''',
+    2: '''
 def half_squared_error(y_true, y_pred):
     """A user-defined loss: half the mean squared error per step."""
     return 0.5 * tf.reduce_mean(tf.square(y_pred - y_true), axis=-1)
-'''
+''',
+}[GENERATION]
 
 
 def function_source(name: str, body: str, doc: str) -> str:

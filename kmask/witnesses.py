@@ -285,6 +285,17 @@ def unweighted_metrics_mask_witness():
                  f"{ref.per_step_metric('mae', case.targets, predictions).mean():.6f})")
 
 
+def jax_training_metrics_witness():
+    """fit() reports metrics=['mae'] as the mean absolute error over real steps only."""
+    case = _loss_case(method="fit")
+    logs, predictions = run_case(case)
+    every_step = ref.per_step_metric("mae", case.targets, predictions).mean()
+    expected = ref.masked_metric(ref.per_step_metric("mae", case.targets, predictions), case.mask)
+    assert_close(logs["mae"], expected, loss_tolerance(case.spec.depth, 3),
+                 f"metric 'mae' (metrics=) reported by fit of {case.spec} vs its mean over real steps "
+                 f"(its mean over every step is {every_step:.6f})")
+
+
 def nonfinite_padded_targets_witness():
     """A NaN or inf target at a padded step leaves the loss as it was."""
     case = _loss_case(loss="mean_squared_error")
@@ -667,6 +678,7 @@ WITNESSES = {
     "unweighted-metrics-ignore-mask": unweighted_metrics_mask_witness,
     "jit-timestep-sample-weight-fails": jit_timestep_sample_weight_witness,
     "padded-nonfinite-targets-poison-loss": nonfinite_padded_targets_witness,
+    "jax-training-metrics-ignore-mask": jax_training_metrics_witness,
     "class-weight-misreads-sequence-targets": class_weight_witness,
     "masking-compares-in-compute-dtype": masking_rounds_in_compute_dtype_witness,
     "rnn-bfloat16-cudnn-type-error": rnn_bfloat16_witness,

@@ -52,6 +52,8 @@ MIXED_POLICIES = tuple(POLICY_EPS)
 PER_SAMPLE_WEIGHTS_FAIL = BY_ID["sample-weight-sequence-outputs-fail"]
 JIT_TIMESTEP_WEIGHTS_FAIL = BY_ID["jit-timestep-sample-weight-fails"]
 METRICS_IGNORE_MASK = BY_ID["unweighted-metrics-ignore-mask"]
+TRAINING_METRICS_IGNORE_MASK = BY_ID["jax-training-metrics-ignore-mask"]
+TRAINING_METHODS = ("train_on_batch", "fit")
 BATCHES_UNWEIGHTED = BY_ID["loss-batches-averaged-unweighted"]
 MIXED_HEAD_DROPS_MASK = BY_ID["float32-head-drops-mask-under-mixed-policy"]
 
@@ -136,7 +138,10 @@ def test_mixed_precision_loss_equals_masked_reference(data):
 def masks_metric(name: str, case: LossCase) -> bool:
     """Whether the installed Keras applies the mask to metric ``name``: where the recorded
     unweighted-metrics-ignore-mask is active (replayed by its witness), only a weighted metric
-    given sample weights does."""
+    given sample weights does; where jax-training-metrics-ignore-mask is, none that fit or
+    train_on_batch reports does."""
+    if TRAINING_METRICS_IGNORE_MASK.active and case.method in TRAINING_METHODS:
+        return False
     return not METRICS_IGNORE_MASK.active or (name.startswith("weighted_") and case.sample_weight is not None)
 
 
@@ -174,6 +179,8 @@ def test_compiled_metrics_equal_masked_reference(execution, data):
     cases = loss_cases(REPRESENTATIVE_LOSSES, execution)
     if METRICS_IGNORE_MASK.active:  # only a weighted metric given sample weights is masked there
         cases = cases.filter(lambda case: case.sample_weight is not None)
+    if TRAINING_METRICS_IGNORE_MASK.active:  # no metric of a training method is masked there
+        cases = cases.filter(lambda case: case.method not in TRAINING_METHODS)
     check_metrics(data.draw(cases, label="case"))
 
 
