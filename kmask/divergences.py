@@ -131,6 +131,16 @@ def _unrolled_backward(spec) -> bool:
     )
 
 
+def _unrolled_zero_output(spec) -> bool:
+    """Whether ``spec`` holds an unrolled RNN asked for zeros at padded steps: with
+    zero_output_for_mask, or inside a Bidirectional (which sets it on both halves)."""
+    return any(
+        layer.recurrent is not None and layer.recurrent.option("unroll", False)
+        and (layer.kind == "Bidirectional" or layer.recurrent.option("zero_output_for_mask", False))
+        for layer in spec.layers
+    )
+
+
 def _reversed_sequence_mask_read(spec, how: str) -> bool:
     """A Functional graph holding a ``go_backwards`` RNN that returns sequences (its output mask
     is checked against the rule), or a stack where a layer after one reads the mask."""
@@ -835,6 +845,26 @@ DIVERGENCES = (
         "train_on_batch 0.15775 over every step, from evaluate 0.22203 over the real ones); "
         "TensorFlow 2.21 and PyTorch 2.13.0 under Keras 3.15.1 report 0.22203 from all four "
         "(2026-12-02); older Keras 3 minors not run on JAX.",
+    ),
+    Divergence(
+        id="jax-unrolled-rnn-ignores-zero-output-for-mask",
+        keras=">=3.15",
+        backends=("jax",),
+        reason=(
+            "On the JAX backend an LSTM, GRU or SimpleRNN with unroll=True ignores "
+            "zero_output_for_mask=True (which Bidirectional sets on both halves): each padded step "
+            "repeats the previous output instead of being zeros, so a Bidirectional output or a "
+            "zero_output_for_mask sequence is non-zero at padded steps after a real one; without "
+            "unroll the same layers give zeros."
+        ),
+        upstream="none found (searched keras-team/keras issues, 2026-12-02); the unrolled masked "
+        "loop of keras/src/backend/jax/rnn.py selects jnp.where(mask, output, prev_output) and has "
+        "no zero_output_for_mask branch (the scan branch has one)",
+        observed="found by test_recurrent_outputs_hold_at_padded_steps on JAX; reproduces on "
+        "Keras 3.15.1 with jax 0.10.2 (plain script: LSTM, unroll=True, post-padded rows, padded "
+        "outputs up to 0.46; Bidirectional's forward half likewise); TensorFlow 2.21 and PyTorch "
+        "2.13.0 under Keras 3.15.1 give zeros (2026-12-02); older Keras 3 minors not run on JAX.",
+        matches=lambda spec, how: _unrolled_zero_output(spec),
     ),
     Divergence(
         id="softmax-misreads-sequence-mask",

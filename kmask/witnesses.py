@@ -22,6 +22,7 @@ from strategies import LayerSpec, PaddedBatch, StackSpec
 from strategies.graphs import GraphSpec, Node
 
 from . import loss_reference as ref
+from .build import model_for
 from .compare import assert_close, loss_tolerance, tolerance
 from .compiled import CompiledModel, compiled_for, with_head
 from .divergences import BY_ID
@@ -41,6 +42,7 @@ from .mask_checks import NO_MASK_SUPPORT, assert_same_mask, check_graph_masks
 from .mask_rules import SCORE_ATTENTIONS, expected_graph_masks
 from .modes import runner_for
 from .recurrent_wiring import Wiring, check_rows_alone
+from .run import call_eagerly
 from .save_load import EMBED_POOL, MASKING_BIGRU, check_reload_keeps_masking
 from .training_checks import check_mixed_agrees_with_float32
 
@@ -122,6 +124,18 @@ def torch_unrolled_backward_witness():
     with keras_raises(AttributeError, "'tuple' object has no attribute 'shape'",
                       "LSTM(unroll=True, go_backwards=True) on a masked batch"):
         check_padded_equals_alone(StackSpec("embedding", (lstm,)), "functional", _tokens([[3, 5]], 4))
+
+
+def jax_unrolled_zero_output_witness():
+    """An unrolled LSTM(zero_output_for_mask=True) returning sequences gives zeros at a
+    post-padded row's padded steps."""
+    lstm = LayerSpec.make("LSTM", units=3, return_sequences=True, return_state=False,
+                          go_backwards=False, unroll=True, zero_output_for_mask=True)
+    spec, batch = StackSpec("embedding", (lstm,)), _tokens([[3, 5]], 4)
+    sequence = call_eagerly(model_for(spec, "functional", batch.timesteps), batch)[0]
+    padded = sequence[~batch.mask]
+    assert_close(padded, np.zeros_like(padded), tolerance(spec.depth, batch.timesteps),
+                 f"with zero_output_for_mask, every padded step must be zeros; model {spec}")
 
 
 def backward_zero_output_witness():
@@ -709,6 +723,7 @@ WITNESSES = {
     "float32-head-drops-mask-under-mixed-policy": float32_head_mixed_loss_witness,
     "rnn-initial-state-drops-input-mask": initial_state_mask_witness,
     "torch-unrolled-backward-rnn-mask-fails": torch_unrolled_backward_witness,
+    "jax-unrolled-rnn-ignores-zero-output-for-mask": jax_unrolled_zero_output_witness,
     "torch-binary-crossentropy-checks-padded-targets": torch_binary_padded_targets_witness,
 }
 """Witnesses by divergence id."""
