@@ -867,6 +867,23 @@ DIVERGENCES = (
         matches=lambda spec, how: _unrolled_zero_output(spec),
     ),
     Divergence(
+        id="jax-conv-lstm-masking-mask-fails",
+        keras=">=3.15",
+        backends=("jax",),
+        reason=(
+            "On the JAX backend a ConvLSTM1D after Masking on (batch, time, rows, channels) "
+            "inputs fails to run: Masking gives a (batch, time, rows) mask, which the JAX RNN loop "
+            "cannot broadcast against the (batch, rows, filters) outputs (ValueError "
+            "'Incompatible shapes for broadcasting'); TensorFlow and PyTorch run it and keep each "
+            "row's real steps apart from its padding."
+        ),
+        upstream="none found (searched keras-team/keras issues, 2026-12-02)",
+        observed="found by test_recurrent_wiring_keeps_rows_independent on JAX; reproduces on "
+        "Keras 3.15.1 with jax 0.10.2 (the witness: ConvLSTM1D(3, 2, padding='same') after "
+        "Masking(0.0), two post-padded rows); TensorFlow 2.21 and PyTorch 2.13.0 under Keras "
+        "3.15.1 pass the same witness (2026-12-02); older Keras 3 minors not run on JAX.",
+    ),
+    Divergence(
         id="softmax-misreads-sequence-mask",
         keras=">=2.12",
         reason=(

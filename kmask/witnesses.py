@@ -41,7 +41,7 @@ from .loss_checks import LossCase, check_loss, check_padded_targets_ignored, run
 from .mask_checks import NO_MASK_SUPPORT, assert_same_mask, check_graph_masks
 from .mask_rules import SCORE_ATTENTIONS, expected_graph_masks
 from .modes import runner_for
-from .recurrent_wiring import Wiring, check_rows_alone
+from .recurrent_wiring import CONV_ROWS, FEATURES, Wiring, check_rows_alone
 from .run import call_eagerly
 from .save_load import EMBED_POOL, MASKING_BIGRU, check_reload_keeps_masking
 from .training_checks import check_mixed_agrees_with_float32
@@ -114,6 +114,16 @@ def initial_state_mask_witness():
     rows[0, :2] = [[0.5, -0.25], [1.0, 0.75]]
     seq = PaddedBatch("masking", rows, np.array([[True, True, False, False]]))
     check_rows_alone(wiring, {"seq": seq, "context": seq})
+
+
+def jax_conv_lstm_witness():
+    """ConvLSTM1D after Masking gives each row of a post-padded batch, at its real steps, in its
+    final output and states, what the row gives alone."""
+    values = np.zeros((2, 4, CONV_ROWS * FEATURES), np.float32)
+    values[0, :2], values[1, :3] = 0.5, -0.25
+    seq = PaddedBatch("masking", values, np.array([[True, True, False, False], [True, True, True, False]]))
+    with keras_raises(ValueError, "Incompatible shapes for broadcasting", "ConvLSTM1D after Masking"):
+        check_rows_alone(Wiring("conv_lstm", "LSTM", return_sequences=True), {"seq": seq})
 
 
 def torch_unrolled_backward_witness():
@@ -723,6 +733,7 @@ WITNESSES = {
     "float32-head-drops-mask-under-mixed-policy": float32_head_mixed_loss_witness,
     "rnn-initial-state-drops-input-mask": initial_state_mask_witness,
     "torch-unrolled-backward-rnn-mask-fails": torch_unrolled_backward_witness,
+    "jax-conv-lstm-masking-mask-fails": jax_conv_lstm_witness,
     "jax-unrolled-rnn-ignores-zero-output-for-mask": jax_unrolled_zero_output_witness,
     "torch-binary-crossentropy-checks-padded-targets": torch_binary_padded_targets_witness,
 }
