@@ -320,6 +320,18 @@ def jax_training_metrics_witness():
                  f"(its mean over every step is {every_step:.6f})")
 
 
+def torch_weighted_metric_batches_witness():
+    """evaluate() in batches of one row, with per-timestep sample weights of 1, reports
+    weighted_metrics=['mae'] as the mean absolute error over real steps."""
+    case = _loss_case(method="evaluate", batch_size=1, sample_weight=np.ones((2, 3), np.float32))
+    logs, predictions = run_case(case)
+    expected = ref.masked_metric(ref.per_step_metric("mae", case.targets, predictions), case.mask,
+                                 case.sample_weight)
+    assert_close(logs["weighted_mae"], expected, loss_tolerance(case.spec.depth, 3),
+                 f"metric 'weighted_mae' reported by evaluate (batches of 1) of {case.spec} vs its "
+                 "mean over real steps weighted by sample weight and mask")
+
+
 def nonfinite_padded_targets_witness():
     """A NaN or inf target at a padded step leaves the loss as it was."""
     case = _loss_case(loss="mean_squared_error")
@@ -702,6 +714,7 @@ WITNESSES = {
     "unweighted-metrics-ignore-mask": unweighted_metrics_mask_witness,
     "jit-timestep-sample-weight-fails": jit_timestep_sample_weight_witness,
     "padded-nonfinite-targets-poison-loss": nonfinite_padded_targets_witness,
+    "torch-weighted-metrics-misweigh-batches": torch_weighted_metric_batches_witness,
     "jax-training-metrics-ignore-mask": jax_training_metrics_witness,
     "class-weight-misreads-sequence-targets": class_weight_witness,
     "masking-compares-in-compute-dtype": masking_rounds_in_compute_dtype_witness,

@@ -54,6 +54,7 @@ JIT_TIMESTEP_WEIGHTS_FAIL = BY_ID["jit-timestep-sample-weight-fails"]
 METRICS_IGNORE_MASK = BY_ID["unweighted-metrics-ignore-mask"]
 TRAINING_METRICS_IGNORE_MASK = BY_ID["jax-training-metrics-ignore-mask"]
 TRAINING_METHODS = ("train_on_batch", "fit")
+WEIGHTED_BATCHES_MISWEIGHED = BY_ID["torch-weighted-metrics-misweigh-batches"]
 BATCHES_UNWEIGHTED = BY_ID["loss-batches-averaged-unweighted"]
 MIXED_HEAD_DROPS_MASK = BY_ID["float32-head-drops-mask-under-mixed-policy"]
 
@@ -139,8 +140,12 @@ def masks_metric(name: str, case: LossCase) -> bool:
     """Whether the installed Keras applies the mask to metric ``name``: where the recorded
     unweighted-metrics-ignore-mask is active (replayed by its witness), only a weighted metric
     given sample weights does; where jax-training-metrics-ignore-mask is, none that fit or
-    train_on_batch reports does."""
+    train_on_batch reports does; where torch-weighted-metrics-misweigh-batches is, a weighted
+    metric given per-timestep weights over several batches is left to its witness."""
     if TRAINING_METRICS_IGNORE_MASK.active and case.method in TRAINING_METHODS:
+        return False
+    if (WEIGHTED_BATCHES_MISWEIGHED.active and name.startswith("weighted_") and case.sample_weight is not None
+            and case.sample_weight.ndim == 2 and len(case.values) > case.batch_size):
         return False
     return not METRICS_IGNORE_MASK.active or (name.startswith("weighted_") and case.sample_weight is not None)
 
