@@ -5,6 +5,7 @@ it leaves shows the fault when the fault is in the script's "other backend" inte
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -42,7 +43,7 @@ backends script starts: the one that computes the "other backend" side."""
 def run_backends_script(script, fault_dir=None) -> subprocess.CompletedProcess:
     """Run ``script``, with ``fault_dir`` (holding FIRST_CHILD_FAULT) ahead on the path if given."""
     path = [str(fault_dir)] if fault_dir else []
-    env = {**differential.os.environ, "PYTHONPATH": differential.os.pathsep.join(path + [str(ROOT)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path + [str(ROOT)])}
     return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=600)
 
