@@ -57,11 +57,16 @@ def results_for(spec: StackSpec, batch: PaddedBatch, loss_targets: np.ndarray) -
     if batch.style != "explicit" and spec.layers[-1].output_count == 1:  # what compile() takes
         compiled = compiled_for(with_head(spec, LOSS), API, LOSS, "eager", batch.timesteps)
         compiled.set_weights(spec.weight_seed)
-        sequence = all(layer.returns_sequence for layer in spec.layers)
-        y = loss_targets if sequence else loss_targets[:, 0]  # a final output takes one target per row
-        logs = compiled.report("evaluate", batch.values, y, batch_size=batch.batch_size)
+        logs = compiled.report("evaluate", batch.values, evaluate_targets(spec, loss_targets),
+                               batch_size=batch.batch_size)
         found["loss"] = np.float32(logs["loss"])
     return found
+
+
+def evaluate_targets(spec: StackSpec, loss_targets: np.ndarray) -> np.ndarray:
+    """The targets ``evaluate`` gets: per step for a sequence output, one per row (the first
+    step's) for a final output."""
+    return loss_targets if all(layer.returns_sequence for layer in spec.layers) else loss_targets[:, 0]
 
 
 @st.composite
@@ -161,9 +166,8 @@ def check_backends_agree(spec: StackSpec, batch: PaddedBatch, loss_targets: np.n
                   "loss": tolerance(spec.depth + 1, batch.timesteps)}
 
     def script(compared):
-        sequence = all(layer.returns_sequence for layer in spec.layers)
         return backends_script(
-            spec, batch, loss_targets if sequence else loss_targets[:, 0], real_outputs(spec, batch),
+            spec, batch, evaluate_targets(spec, loss_targets), real_outputs(spec, batch),
             [out.shape[-1] for out in ours["outputs"]], other, BACKEND, compared, tolerances[compared],
             with_head(spec, LOSS),
         )

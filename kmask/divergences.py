@@ -121,24 +121,27 @@ def _zero_output_rnns(spec: StackSpec, *required: str, unless: str = "") -> bool
     )
 
 
+def _unrolled_rnn(spec, condition) -> bool:
+    """Whether ``spec`` holds an RNN layer (or a Bidirectional around one) with unroll=True for
+    which ``condition(layer)`` holds."""
+    return any(
+        layer.recurrent is not None and layer.recurrent.option("unroll", False) and condition(layer)
+        for layer in spec.layers
+    )
+
+
 def _unrolled_backward(spec) -> bool:
     """Whether ``spec`` holds an unrolled RNN that runs backwards: go_backwards, or inside a
     Bidirectional (its backward half)."""
-    return any(
-        layer.recurrent is not None and layer.recurrent.option("unroll", False)
-        and (layer.kind == "Bidirectional" or layer.recurrent.option("go_backwards", False))
-        for layer in spec.layers
-    )
+    return _unrolled_rnn(spec, lambda layer: layer.kind == "Bidirectional"
+                         or layer.recurrent.option("go_backwards", False))
 
 
 def _unrolled_zero_output(spec) -> bool:
     """Whether ``spec`` holds an unrolled RNN asked for zeros at padded steps: with
     zero_output_for_mask, or inside a Bidirectional (which sets it on both halves)."""
-    return any(
-        layer.recurrent is not None and layer.recurrent.option("unroll", False)
-        and (layer.kind == "Bidirectional" or layer.recurrent.option("zero_output_for_mask", False))
-        for layer in spec.layers
-    )
+    return _unrolled_rnn(spec, lambda layer: layer.kind == "Bidirectional"
+                         or layer.recurrent.option("zero_output_for_mask", False))
 
 
 def _reversed_sequence_mask_read(spec, how: str) -> bool:

@@ -61,29 +61,25 @@ def gradients(model, kwargs):
     targets = [v.value for v in model.trainable_variables] + ([x] if with_input else [])
     loss = masked_loss(as_list(model(x, training=False, **kwargs)))
     grads = torch.autograd.grad(loss, targets, allow_unused=True) if targets else []
-    return [np.zeros(tuple(t.shape), "float32") if g is None else g.detach().cpu().numpy()
-            for g, t in zip(grads, targets)]
+    return [np.zeros(tuple(t.shape), "float32") if g is None else to_numpy(g) for g, t in zip(grads, targets)]
 '''
 
 _HELPERS = '''
 def as_list(out):
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
-
-def numpy(value):
-    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
 '''
 
 _RESULTS = {
     "outputs": '''
     for k, out in enumerate(as_list(model(X, training=False, **kwargs))):
-        out = numpy(out)
+        out = to_numpy(out)
         found[f"outputs {k}"] = out[REAL] if out.ndim == 3 else out  # real steps; final outputs whole''',
     "output masks": '''
     masks = model.compute_mask(keras.ops.convert_to_tensor(X), kwargs.get("mask"))
     for k, mask in enumerate(as_list(masks)):
         if mask is not None:  # a missing key is "no mask"
-            found[f"output masks {k}"] = numpy(mask).astype(bool)''',
+            found[f"output masks {k}"] = to_numpy(mask).astype(bool)''',
     "gradients": '''
     found.update({f"gradients {k}": g for k, g in enumerate(gradients(model, kwargs))})''',
     "loss": '''

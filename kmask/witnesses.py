@@ -298,38 +298,32 @@ def first_test_on_batch_witness():
                  f"loss of the first test_on_batch on {case.spec} vs the masked reference")
 
 
+def _assert_mae_over_real_steps(case: LossCase, logged: str, what: str) -> None:
+    """The mean absolute error Keras logs as ``logged`` for ``case`` (``what``: how it was
+    compiled and fed) equals its mean over real steps, weighted by the case's sample weights."""
+    logs, predictions = run_case(case)
+    per_step = ref.per_step_metric("mae", case.targets, predictions)
+    assert_close(logs[logged], ref.masked_metric(per_step, case.mask, case.sample_weight),
+                 loss_tolerance(case.spec.depth, 3),
+                 f"metric '{logged}' ({what}) reported by {case.method} of {case.spec} vs its mean over "
+                 f"real steps (its mean over every step is {per_step.mean():.6f})")
+
+
 def unweighted_metrics_mask_witness():
     """metrics=['mae'] reports the mean absolute error over real steps only."""
-    case = _loss_case(method="evaluate")
-    logs, predictions = run_case(case)
-    expected = ref.masked_metric(ref.per_step_metric("mae", case.targets, predictions), case.mask)
-    assert_close(logs["mae"], expected, loss_tolerance(case.spec.depth, 3),
-                 f"metric 'mae' (metrics=) reported by evaluate of {case.spec} vs its mean over "
-                 f"real steps (its mean over every step is "
-                 f"{ref.per_step_metric('mae', case.targets, predictions).mean():.6f})")
+    _assert_mae_over_real_steps(_loss_case(method="evaluate"), "mae", "metrics=")
 
 
 def jax_training_metrics_witness():
     """fit() reports metrics=['mae'] as the mean absolute error over real steps only."""
-    case = _loss_case(method="fit")
-    logs, predictions = run_case(case)
-    every_step = ref.per_step_metric("mae", case.targets, predictions).mean()
-    expected = ref.masked_metric(ref.per_step_metric("mae", case.targets, predictions), case.mask)
-    assert_close(logs["mae"], expected, loss_tolerance(case.spec.depth, 3),
-                 f"metric 'mae' (metrics=) reported by fit of {case.spec} vs its mean over real steps "
-                 f"(its mean over every step is {every_step:.6f})")
+    _assert_mae_over_real_steps(_loss_case(method="fit"), "mae", "metrics=")
 
 
 def torch_weighted_metric_batches_witness():
     """evaluate() in batches of one row, with per-timestep sample weights of 1, reports
     weighted_metrics=['mae'] as the mean absolute error over real steps."""
     case = _loss_case(method="evaluate", batch_size=1, sample_weight=np.ones((2, 3), np.float32))
-    logs, predictions = run_case(case)
-    expected = ref.masked_metric(ref.per_step_metric("mae", case.targets, predictions), case.mask,
-                                 case.sample_weight)
-    assert_close(logs["weighted_mae"], expected, loss_tolerance(case.spec.depth, 3),
-                 f"metric 'weighted_mae' reported by evaluate (batches of 1) of {case.spec} vs its "
-                 "mean over real steps weighted by sample weight and mask")
+    _assert_mae_over_real_steps(case, "weighted_mae", "weighted_metrics=, per-timestep weights of 1, batches of 1")
 
 
 def nonfinite_padded_targets_witness():
