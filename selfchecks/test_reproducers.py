@@ -1,13 +1,10 @@
-"""Every fault family's failures leave a standalone reproducer that shows the fault and only it:
-run in a fresh interpreter with the fault injected it exits 1, against healthy Keras it exits 0,
-and it imports nothing but TensorFlow/Keras, NumPy and the standard library."""
+"""Reproducers beyond the fault families (whose scripts selfchecks/fault_scripts.py checks in
+each family's own test): the save/load check's script shows its fault, the NumPy lines a script
+spells out for each loss and metric equal the reference, and kmask.replay writes a stored
+failure's script again."""
 
 from __future__ import annotations
 
-import ast
-import os
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,124 +14,14 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from kmask import loss_reference as ref
 from kmask import replay
-from kmask.properties import ROOT, load
-from kmask.report import AGREES, REPORT_DIR_VARIABLE, REPRODUCES, RUN_VARIABLE
+from kmask.properties import load
+from kmask.report import REPORT_DIR_VARIABLE, RUN_VARIABLE
 from kmask.reproducers import PER_STEP_LOSS, PER_STEP_METRIC, function_source
 from kmask.save_load import EMBED_LSTM, check_reload_keeps_masking
 
-from . import edge_faults, extreme_faults, faults, loss_faults, pipeline_faults, propagation_faults, training_faults
-from .injection import assert_fails_under, assert_property_fails, injected
-
-FAMILIES = {module.__name__: module for module in (faults, loss_faults, propagation_faults, training_faults,
-                                                   extreme_faults, edge_faults, pipeline_faults)}
-
-WRITES_REPRODUCERS = {
-    "tests/test_padding_invisible.py::test_padded_batch_equals_each_sample_alone",
-    "tests/test_padding_invisible.py::test_real_outputs_ignore_padding_content",
-    "tests/test_padding_invisible.py::test_real_outputs_ignore_extra_padding",
-    "tests/test_padding_invisible.py::test_masking_layer_equals_true_mask",
-    "tests/test_execution_modes.py::test_compiled_outputs_equal_eager",
-    "tests/test_extreme_padding.py::test_real_outputs_ignore_extreme_padding_content",
-    "tests/test_extreme_padding.py::test_pooling_gives_masked_mean",
-    "tests/test_extreme_padding.py::test_attention_reads_only_real_keys",
-    "tests/test_recurrent_padding.py::test_recurrent_outputs_hold_at_padded_steps",
-    "tests/test_recurrent_padding.py::test_recurrent_wiring_keeps_rows_independent",
-    "tests/test_recurrent_padding.py::test_stateful_rnn_continues_from_last_real_step",
-    "tests/test_compiled_loss.py::test_compiled_loss_equals_masked_reference",
-    "tests/test_compiled_loss.py::test_compiled_metrics_equal_masked_reference",
-    "tests/test_compiled_loss.py::test_loss_ignores_padded_targets",
-    "tests/test_compiled_loss.py::test_mixed_precision_loss_equals_masked_reference",
-    "tests/test_compiled_loss.py::test_graph_output_loss_follows_its_rule_mask",
-    "tests/test_input_pipelines.py::test_padded_batch_pipeline_ignores_how_far_it_pads",
-    "tests/test_input_pipelines.py::test_text_tokens_mask_only_padding",
-    "tests/test_multi_output_loss.py::test_each_output_masked_with_its_own_mask",
-    "tests/test_mask_propagation.py::test_functional_graph_masks_follow_rules",
-    "tests/test_mask_propagation.py::test_sequential_masks_follow_rules",
-    "tests/test_api_equivalence.py::test_apis_give_same_outputs_and_mask",
-    "tests/test_masking_claims.py::test_consumer_after_propagating_layers_ignores_padding",
-    "tests/test_masking_claims.py::test_unsupported_layer_drops_mask_silently",
-    "tests/test_gradients.py::test_input_gradient_is_zero_at_padded_steps",
-    "tests/test_gradients.py::test_weight_gradients_ignore_padding",
-    "tests/test_optimizer_steps.py::test_optimizer_step_ignores_padding",
-    "tests/test_optimizer_steps.py::test_fit_ignores_padding",
-    "tests/test_training_mode.py::test_training_outputs_ignore_padding",
-    "tests/test_batchnorm_mask.py::test_batchnorm_statistics_ignore_padded_steps",
-    "tests/test_mixed_precision.py::test_mixed_precision_agrees_with_float32",
-    "tests/test_edge_shapes.py::test_edge_shapes_keep_padding_invisible",
-    "tests/test_edge_shapes.py::test_empty_batch_gives_empty_outputs",
-    "tests/test_edge_shapes.py::test_predict_over_padded_batches_equals_eager",
-    "tests/test_seed_notebook.py::test_seed_notebook_evaluate_equals_masked_loss",
-}
-"""The properties that write a reproducer when they fail; the others' cases are strict xfails
-(what issue 9 still lacks), which turn into failures the day their property writes one."""
-
-ALLOWED_IMPORTS = {"numpy", "tensorflow", "keras", "tf_keras", "importlib", "inspect", "os", "platform", "tempfile",
-                   "traceback"}
-
-
-def cases():
-    """One fault case per (property, comparison): a second fault that breaks the same comparison of
-    the same property makes the same script fail the same way, and each case costs a property run
-    and two fresh interpreters (the fault cases themselves all run in the family tests)."""
-    found, seen = [], set()
-    for module_name, module in FAMILIES.items():
-        for case in module.CASES:
-            if (case.test_id, case.fragment) in seen:
-                continue
-            seen.add((case.test_id, case.fragment))
-            marks = [] if case.test_id in WRITES_REPRODUCERS else [pytest.mark.xfail(
-                strict=True, reason=f"{case.test_id} writes no reproducer yet")]
-            found.append(pytest.param(module_name, case, id=f"{module_name.rpartition('.')[2]}-{case.name}",
-                                      marks=marks))
-    return found
-
-
-def imported_modules(source: str) -> set[str]:
-    """Top-level names of every module the script imports."""
-    names = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.partition(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            names.add((node.module or "").partition(".")[0])
-    return names
-
-
-def run_script(script, fault: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``script`` in a fresh interpreter, with ``fault`` ("module:expression" naming a
-    :class:`~selfchecks.injection.Fault`) injected if given."""
-    if fault is None:
-        command = [sys.executable, str(script)]
-    else:
-        module_name, _, expression = fault.partition(":")
-        runner = (f"import runpy\nimport {module_name}\n"
-                  f"with {module_name}.{expression}.inject():\n    runpy.run_path({str(script)!r}, run_name='__main__')")
-        command = [sys.executable, "-c", runner]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-
-def assert_script_shows(directory, fault: str) -> None:
-    """The one script written in ``directory`` imports only Keras, NumPy and the standard library,
-    exits 1 with ``fault`` injected and 0 without it."""
-    scripts = list(directory.glob("*.py"))
-    assert len(scripts) == 1, f"reproducers written under {fault}: {scripts}"
-    source = scripts[0].read_text()
-    assert imported_modules(source) <= ALLOWED_IMPORTS, imported_modules(source) - ALLOWED_IMPORTS
-    broken = run_script(scripts[0], fault)
-    assert broken.returncode == REPRODUCES, f"under {fault}:\n{broken.stdout}{broken.stderr}"
-    healthy = run_script(scripts[0])
-    assert healthy.returncode == AGREES, f"healthy Keras:\n{healthy.stdout}{healthy.stderr}"
-
-
-@pytest.mark.parametrize("module_name, case", cases())
-def test_reproducer_shows_the_fault(module_name, case, tmp_path, monkeypatch):
-    """The property fails under the fault and names a script; that script imports only Keras,
-    NumPy and the standard library, exits 1 with the fault injected and 0 without it."""
-    monkeypatch.setenv(REPORT_DIR_VARIABLE, str(tmp_path))
-    monkeypatch.setenv(RUN_VARIABLE, "0")  # this check runs the script itself, twice
-    assert_property_fails(FAMILIES[module_name].FAULTS[case.fault], case)
-    assert_script_shows(tmp_path, f"{module_name}:FAULTS[{case.fault!r}]")
+from . import loss_faults, propagation_faults
+from .fault_scripts import assert_script_shows
+from .injection import assert_fails_under, injected
 
 
 @pytest.mark.parametrize("file_format", ["keras", "h5"])
