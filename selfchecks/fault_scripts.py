@@ -11,19 +11,28 @@ their script (cheap) but do not run it."""
 from __future__ import annotations
 
 import ast
+import importlib
 import os
+import pkgutil
 import subprocess
 import sys
 
 from kmask.properties import ROOT
 from kmask.report import AGREES, REPORT_DIR_VARIABLE, REPRODUCES, RUN_VARIABLE
 
-from . import edge_faults, extreme_faults, faults, loss_faults, pipeline_faults, propagation_faults, training_faults
+import selfchecks
+
 from .injection import FaultCase, assert_property_fails
 
-FAMILIES = (faults, loss_faults, propagation_faults, training_faults, extreme_faults, edge_faults, pipeline_faults)
-"""Every fault family, in the order that picks which case of a (property, comparison) runs its
-script: the first."""
+
+def families():
+    """Every fault family module (``selfchecks/*faults.py``, test files aside), by name: the
+    order that picks which case of a (property, comparison) runs its script, the first."""
+    return [
+        importlib.import_module(f"selfchecks.{info.name}")
+        for info in sorted(pkgutil.iter_modules(selfchecks.__path__), key=lambda info: info.name)
+        if info.name.endswith("faults") and not info.name.startswith("test_")
+    ]
 
 ALLOWED_IMPORTS = {"numpy", "tensorflow", "keras", "tf_keras", "importlib", "inspect", "os", "platform", "tempfile",
                    "traceback"}
@@ -32,7 +41,7 @@ ALLOWED_IMPORTS = {"numpy", "tensorflow", "keras", "tf_keras", "importlib", "ins
 def _script_cases() -> set[tuple[str, str]]:
     """(family module, case name) of the first case of each (property, comparison)."""
     chosen, seen = set(), set()
-    for family in FAMILIES:
+    for family in families():
         for case in family.CASES:
             if (case.test_id, case.fragment) not in seen:
                 seen.add((case.test_id, case.fragment))

@@ -5,20 +5,9 @@ Fault families live in ``selfchecks/*faults.py`` (``faults``, ``loss_faults``, .
 ``FAULTS``, its fault registry, and ``CASES``, its :class:`~selfchecks.injection.FaultCase` list.
 """
 
-import importlib
-import pkgutil
-
-import selfchecks
 from kmask.properties import load, properties
 
-
-def families():
-    """Every fault family module."""
-    return [
-        importlib.import_module(f"selfchecks.{info.name}")
-        for info in pkgutil.iter_modules(selfchecks.__path__)
-        if info.name.endswith("faults") and not info.name.startswith("test_")
-    ]
+from .fault_scripts import families
 
 
 def cases():
