@@ -1,12 +1,16 @@
 """The version report: which masking behaviours hold on which Keras/TensorFlow, from result files.
 
-``python -m kmask.matrix [RESULTS_DIR] [--out reports/versions]`` reads every ``*.json`` that
+``python -m kmask.matrix [RESULTS_DIR] [--out reports/versions] [--intro FILE]`` reads every
+``*.json`` that
 ``kmask/results.py`` wrote into RESULTS_DIR (default ``$KMASK_RESULTS_DIR``, else
 ``results/latest``, where tox puts them) and writes
 
 * ``OUT.md``: the environments' stamps, a matrix of property family (and recorded divergence) ×
   environment, what changes between neighbouring versions, and the failing tests;
 * ``OUT.png``: the same matrix as a heat map (needs matplotlib: ``pip install -e '.[report]'``).
+
+``--intro FILE`` puts FILE's Markdown under the title: how and when the runs were made, which the
+result files alone do not say.
 
 This module reads JSON only: it imports neither TensorFlow nor Keras.
 """
@@ -229,13 +233,14 @@ def _exit_words(status: int | None) -> str:
     return "?" if status is None else names.get(status, str(status))
 
 
-def markdown(matrix: Matrix, source: Path) -> str:
-    """The whole report as Markdown."""
+def markdown(matrix: Matrix, source: Path, intro: str = "") -> str:
+    """The whole report as Markdown, ``intro`` (Markdown) under its title."""
     runs = matrix.runs
     dates = sorted(run.environment.get("date", "") for run in runs)
     out = [
         "# kmask version report",
         "",
+        *([intro.strip(), ""] if intro.strip() else []),
         f"From {len(runs)} result file(s) in `{source}` (runs dated {dates[0]} to {dates[-1]}). "
         "Regenerate with `python -m kmask.matrix RESULTS_DIR --out reports/versions`.",
         "",
@@ -352,11 +357,15 @@ def main(argv: list[str] | None = None):
     )
     parser.add_argument("--out", type=Path, default=Path("reports/versions"),
                         help="writes OUT.md and OUT.png (default: reports/versions)")
+    parser.add_argument("--intro", type=Path, default=None,
+                        help="a Markdown file put under the report's title (how the runs were made)")
     args = parser.parse_args(argv)
+    if args.intro is not None and not args.intro.is_file():
+        sys.exit(f"--intro {args.intro}: no such file; pass a Markdown file or leave the option out")
     matrix = build(load(args.results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = args.out.with_name(args.out.name + ".md")
-    report.write_text(markdown(matrix, args.results))
+    report.write_text(markdown(matrix, args.results, args.intro.read_text() if args.intro else ""))
     print(f"wrote {report}")
     try:
         heatmap(matrix, args.out.with_name(args.out.name + ".png"))

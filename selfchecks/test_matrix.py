@@ -83,8 +83,10 @@ def test_cells_hold_the_worst_verdict(tmp_path):
 def test_report_words_cells_changes_and_failures(tmp_path):
     pytest.importorskip("matplotlib", reason="the heat map needs the report extra: pip install -e '.[report]'")
     write_runs(tmp_path)
-    matrix.main([str(tmp_path), "--out", str(tmp_path / "out" / "versions")])
+    (tmp_path / "intro.md").write_text("Part 1 ran at commit abc1234.\n")
+    matrix.main([str(tmp_path), "--out", str(tmp_path / "out" / "versions"), "--intro", str(tmp_path / "intro.md")])
     report = (tmp_path / "out" / "versions.md").read_text()
+    assert report.startswith("# kmask version report\n\nPart 1 ran at commit abc1234.\n\nFrom 6 result file(s)")
     assert "| `loss-all-padded-batch-nan` | not run | not run | not run | reproduces | absent | not run |" in report
     assert "| **padding invisible** | pass | pass | pass | pass | **new failure** (1) | **new failure** (1) |" in report
     assert "| `nested-model-symbolic-mask-dropped` | not run | not run | not run | reproduces | " \
@@ -100,6 +102,12 @@ def test_report_words_cells_changes_and_failures(tmp_path):
     assert "| ci | 10 | 1.5 | 0 | ? |" in report  # minutes, exit status, commit (not stamped here)
     assert "| 2 (interrupted: incomplete) |" in report
     assert (tmp_path / "out" / "versions.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_missing_intro_file_is_one_clear_error(tmp_path):
+    write_runs(tmp_path)
+    with pytest.raises(SystemExit, match="--intro .*nope.md: no such file"):
+        matrix.main([str(tmp_path), "--out", str(tmp_path / "versions"), "--intro", str(tmp_path / "nope.md")])
 
 
 GROUP_TRACEBACK = """\
