@@ -3,7 +3,8 @@
 All three APIs get identical weights: every weight is drawn, in ``get_weights()``
 order, from ``numpy.random.default_rng(spec.weight_seed)``, a recipe short enough
 to restate in a standalone bug-report script. Built models are cached (:func:`model_for`) because
-building costs 10-300 ms and the properties reuse each model for many examples.
+building costs 10-300 ms (1-2 s for each LSTM or GRU of a Keras 2 Functional or Sequential model)
+and the properties reuse each model for many examples.
 """
 
 from __future__ import annotations
