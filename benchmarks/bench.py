@@ -3,6 +3,7 @@ and peak resident memory.
 
     python benchmarks/bench.py                # examples/s per property (one core)
     python benchmarks/bench.py --full-run     # also: wall time and peak RSS of `pytest -n auto`
+    python benchmarks/bench.py --no-properties --full-run --runs 3   # the median of 3 whole runs
     python benchmarks/bench.py --examples 150 # more examples per case (the thorough profile's count)
 
 Numbers go into the README's "Speed" table; this is a script, not a timed test.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -91,24 +93,39 @@ def main(argv=None):
     parser.add_argument("--examples", type=int, default=10, help="examples per parameter set")
     parser.add_argument("--full-run", action="store_true", help="also time `pytest -n auto`")
     parser.add_argument("--only", help="substring of the property names to measure")
+    parser.add_argument("--properties", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure examples/s per property (--no-properties: only the full run)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="with --full-run: run `pytest -n auto` N times and give the median")
     args = parser.parse_args(argv)
+    if args.runs < 1 or (args.runs > 1 and not args.full_run):
+        parser.error("--runs N needs N >= 1 and --full-run")
+    if not args.properties and not args.full_run:
+        parser.error("--no-properties leaves nothing to measure: add --full-run")
 
     from kmask.build import freeze_startup_heap
     from kmask.keras_compat import describe
 
     print(f"# {describe()}, {os.cpu_count()} cores, {args.examples} examples per case")
-    print(f"{'property':48} {'cases':>5} {'examples':>8} {'seconds':>8} {'ex/s':>6}")
-    cases = property_cases()
-    freeze_startup_heap()  # as conftest does once the tests are collected
-    for name, test, param_sets in cases:
-        if args.only and args.only not in name:
-            continue
-        n, seconds = measure_property(test, param_sets, args.examples)
-        print(f"{name:48} {len(param_sets):5d} {n:8d} {seconds:8.1f} {n / seconds:6.1f}", flush=True)
-    print(f"peak RSS of this process: {peak_rss_mib():.0f} MiB")
+    if args.properties:
+        print(f"{'property':48} {'cases':>5} {'examples':>8} {'seconds':>8} {'ex/s':>6}")
+        cases = property_cases()
+        freeze_startup_heap()  # as conftest does once the tests are collected
+        for name, test, param_sets in cases:
+            if args.only and args.only not in name:
+                continue
+            n, seconds = measure_property(test, param_sets, args.examples)
+            print(f"{name:48} {len(param_sets):5d} {n:8d} {seconds:8.1f} {n / seconds:6.1f}", flush=True)
+        print(f"peak RSS of this process: {peak_rss_mib():.0f} MiB")
     if args.full_run:
-        wall, rss, summary = full_run()
-        print(f"pytest -n auto: {wall:.0f} s wall, peak worker RSS {rss:.0f} MiB ({summary})")
+        walls = []
+        for run in range(1, args.runs + 1):
+            wall, rss, summary = full_run()
+            walls.append(wall)
+            print(f"pytest -n auto, run {run}/{args.runs}: {wall:.0f} s wall, peak worker RSS so far "
+                  f"{rss:.0f} MiB ({summary})", flush=True)
+        if args.runs > 1:
+            print(f"median of {args.runs} runs: {statistics.median(walls):.0f} s wall")
 
 
 if __name__ == "__main__":
