@@ -416,6 +416,15 @@ def rnn_bfloat16_witness():
         check_mixed_agrees_with_float32(spec, "mixed_bfloat16", batch)
 
 
+def layernorm_bfloat16_witness():
+    """A LayerNormalization runs and agrees with float32 under mixed_bfloat16."""
+    spec = StackSpec("embedding", (LayerSpec.make("LayerNormalization"), LayerSpec.make("Dense", units=3)))
+    batch = PaddedBatch("embedding", np.array([[3, 5, 0]], np.int32), np.array([[True, True, False]]))
+    with keras_raises(tf.errors.InvalidArgumentError, "does not support bfloat16",
+                      f"running {spec} under mixed_bfloat16"):
+        check_mixed_agrees_with_float32(spec, "mixed_bfloat16", batch)
+
+
 # --------------------------------------------------------------------------- mask propagation
 
 
@@ -713,6 +722,7 @@ WITNESSES = {
     "class-weight-misreads-sequence-targets": class_weight_witness,
     "masking-compares-in-compute-dtype": masking_rounds_in_compute_dtype_witness,
     "rnn-bfloat16-cudnn-type-error": rnn_bfloat16_witness,
+    "layernorm-bfloat16-fused-kernel-missing": layernorm_bfloat16_witness,
     "concatenate-time-axis-unmasked-input": concatenate_time_axis_unmasked_witness,
     "multiheadattention-strips-input-masks": multiheadattention_strips_input_masks_witness,
     "list-input-layers-attach-no-mask": list_input_masks_witness,
