@@ -242,7 +242,7 @@ def markdown(matrix: Matrix, source: Path, intro: str = "") -> str:
         "",
         *([intro.strip(), ""] if intro.strip() else []),
         f"From {len(runs)} result file(s) in `{source}` (runs dated {dates[0]} to {dates[-1]}). "
-        "Regenerate with `python -m kmask.matrix RESULTS_DIR --out reports/versions`.",
+        "Regenerate with `python -m kmask.matrix RESULTS_DIR [--intro FILE] --out reports/versions`.",
         "",
         "## How to read it",
         "",
