@@ -1,6 +1,8 @@
 """The version report reads result files right, and a real run writes a result file it can read."""
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -108,6 +110,17 @@ def test_a_missing_intro_file_is_one_clear_error(tmp_path):
     write_runs(tmp_path)
     with pytest.raises(SystemExit, match="--intro .*nope.md: no such file"):
         matrix.main([str(tmp_path), "--out", str(tmp_path / "versions"), "--intro", str(tmp_path / "nope.md")])
+
+
+def test_committed_result_files_are_not_ignored_by_git():
+    """The result files the committed report is made from (``reports/results/*.json``) are
+    tracked: until 2026-12-02 a ``results/`` rule in ``.gitignore`` also matched that folder, and
+    the files behind the report were never committed."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", "-q", "reports/results/tf2.21.json"], cwd=root)
+    assert ignored.returncode == 1, ".gitignore ignores reports/results/: anchor the rule, e.g. /results/"
 
 
 GROUP_TRACEBACK = """\
