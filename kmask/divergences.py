@@ -300,11 +300,18 @@ DIVERGENCES = (
         reason=(
             "The loss that evaluate() and fit() report over unequal batches is the plain mean of "
             "the batch losses, because the loss tracker is updated without the batch size as "
-            "weight (every Keras generation before and after weighs each batch by its size)."
+            "weight (every Keras generation before and after weighs each batch by its size). "
+            "Over a dataset of unknown size (Dataset.from_generator) the empty step that ends "
+            "it counts too, as a batch of loss 0: one batch of loss L is reported as L/2."
         ),
         upstream="https://github.com/keras-team/keras/pull/19363 (fixed in 3.2.0)",
         observed="reproduces on 3.0.5 and 3.1.1, absent on 3.2.1-3.15.1, 2.12.0 and 2.15 "
-        "(witness run 2026-12-01).",
+        "(witness run 2026-12-01). The generator symptom: found by "
+        "test_padded_batch_pipeline_ignores_how_far_it_pads in matrix part 8 (keras3.0 and "
+        "keras3.1, evaluate 0.105 against 0.210); a plain script (Embedding -> Dense, one batch "
+        "from from_generator(...).padded_batch(2)) reports half the masked loss on 3.0.5 and "
+        "3.1.1 from evaluate and fit, the full one on 3.2.1, where the loss tracker is first "
+        "weighted by the batch size (2026-12-02).",
     ),
     Divergence(
         id="unweighted-metrics-ignore-mask",
@@ -866,7 +873,11 @@ DIVERGENCES = (
         "Keras 3.15.1 with jax 0.10.2 (plain script: Masking -> Dense, 'mae' from fit and "
         "train_on_batch 0.15775 over every step, from evaluate 0.22203 over the real ones); "
         "TensorFlow 2.21 and PyTorch 2.13.0 under Keras 3.15.1 report 0.22203 from all four "
-        "(2026-12-02); older Keras 3 minors not run on JAX.",
+        "(2026-12-02); older Keras 3 minors not run on JAX. Its witness uses weighted_metrics= "
+        "with per-timestep weights of 1: with metrics= it also failed on TensorFlow under "
+        "Keras 3.0-3.11, where unweighted-metrics-ignore-mask applies (matrix part 8, keras3.0 "
+        "and keras3.1); the weighted witness is absent on TensorFlow under 3.0.5, 3.11.3 and "
+        "3.15.1 and reproduces on JAX under 3.15.1 (2026-12-02).",
     ),
     Divergence(
         id="jax-unrolled-rnn-ignores-zero-output-for-mask",

@@ -315,8 +315,11 @@ def unweighted_metrics_mask_witness():
 
 
 def jax_training_metrics_witness():
-    """fit() reports metrics=['mae'] as the mean absolute error over real steps only."""
-    _assert_mae_over_real_steps(_loss_case(method="fit"), "mae", "metrics=")
+    """fit() with per-timestep sample weights of 1 reports weighted_metrics=['mae'] as the mean
+    absolute error over real steps only. (Weighted, so that on Keras 3.0-3.11, whose unweighted
+    metrics ignore the mask in every method and backend, it checks only this divergence.)"""
+    case = _loss_case(method="fit", sample_weight=np.ones((2, 3), np.float32))
+    _assert_mae_over_real_steps(case, "weighted_mae", "weighted_metrics=, per-timestep weights of 1")
 
 
 def torch_weighted_metric_batches_witness():

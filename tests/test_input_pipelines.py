@@ -33,9 +33,12 @@ def test_padded_batch_pipeline_ignores_how_far_it_pads(data):
                                    min_length=1), label="rows")
     goal = data.draw(targets("real", batch.mask), label="targets")
     rows = batch.batch_size
-    sizes = st.just(rows) if BATCHES_UNWEIGHTED.active else st.integers(1, rows)  # equal batches there
+    # where batch losses are averaged unweighted: one batch, from a source of known size (a
+    # generator's dataset ends with an empty step that would count as a batch of loss 0)
+    sizes = st.just(rows) if BATCHES_UNWEIGHTED.active else st.integers(1, rows)
+    sources = ("ragged",) if BATCHES_UNWEIGHTED.active else SOURCES
     case = PipelineCase(spec, batch, goal, data.draw(sizes, label="pipeline_batch_size"),
-                        data.draw(st.sampled_from(SOURCES), label="source"),
+                        data.draw(st.sampled_from(sources), label="source"),
                         data.draw(st.integers(0, 2**16), label="weight_seed"))
     check_pipeline_predict(case)
     check_pipeline_loss(case)
