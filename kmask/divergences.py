@@ -301,8 +301,8 @@ DIVERGENCES = (
             "The loss that evaluate() and fit() report over unequal batches is the plain mean of "
             "the batch losses, because the loss tracker is updated without the batch size as "
             "weight (every Keras generation before and after weighs each batch by its size). "
-            "Over a dataset of unknown size (Dataset.from_generator) the empty step that ends "
-            "it counts too, as a batch of loss 0: one batch of loss L is reported as L/2."
+            "Over a dataset of unknown size (Dataset.from_generator) the step that finds it "
+            "exhausted updates the tracker too, with 0: one batch of loss L is reported as L/2."
         ),
         upstream="https://github.com/keras-team/keras/pull/19363 (fixed in 3.2.0)",
         observed="reproduces on 3.0.5 and 3.1.1, absent on 3.2.1-3.15.1, 2.12.0 and 2.15 "
@@ -310,8 +310,8 @@ DIVERGENCES = (
         "test_padded_batch_pipeline_ignores_how_far_it_pads in matrix part 8 (keras3.0 and "
         "keras3.1, evaluate 0.105 against 0.210); a plain script (Embedding -> Dense, one batch "
         "from from_generator(...).padded_batch(2)) reports half the masked loss on 3.0.5 and "
-        "3.1.1 from evaluate and fit, the full one on 3.2.1, where the loss tracker is first "
-        "weighted by the batch size (2026-12-02).",
+        "3.1.1 from evaluate and fit (the tracker's count is 2 after the one batch), the full one "
+        "on 3.2.1, where the tracker is first weighted by the batch size (2026-12-02).",
     ),
     Divergence(
         id="unweighted-metrics-ignore-mask",
