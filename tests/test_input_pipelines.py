@@ -33,8 +33,8 @@ def test_padded_batch_pipeline_ignores_how_far_it_pads(data):
                                    min_length=1), label="rows")
     goal = data.draw(targets("real", batch.mask), label="targets")
     rows = batch.batch_size
-    # where batch losses are averaged unweighted: one batch, from a source of known size (a
-    # generator's dataset ends with an empty step that would count as a batch of loss 0)
+    # where batch losses are averaged unweighted: one batch, from a source of known size (over a
+    # generator's dataset the step that finds it exhausted adds a loss of 0 to the average)
     sizes = st.just(rows) if BATCHES_UNWEIGHTED.active else st.integers(1, rows)
     sources = ("ragged",) if BATCHES_UNWEIGHTED.active else SOURCES
     case = PipelineCase(spec, batch, goal, data.draw(sizes, label="pipeline_batch_size"),
