@@ -55,10 +55,10 @@ def fewest_real_steps(divergence_id: str) -> int:
 # --------------------------------------------------------------------------- pooling
 
 
-def _pooling_probe(spec: StackSpec):
-    """A model with the Functional model of ``spec``'s inputs and, as outputs, what its (first)
-    GlobalAveragePooling1D reads and what it returns."""
-    model = model_for(spec, "functional")
+def _pooling_probe(spec: StackSpec, timesteps: int):
+    """A model with the Functional model of ``spec``'s inputs (for ``timesteps`` if its RNNs are
+    unrolled) and, as outputs, what its (first) GlobalAveragePooling1D reads and what it returns."""
+    model = model_for(spec, "functional", timesteps)
     pooling = next(layer for layer in model.layers if isinstance(layer, layers.GlobalAveragePooling1D))
     pooled_input = pooling.input  # Keras 3 lists the mask it was called with after the tensor
     if isinstance(pooled_input, (list, tuple)):
@@ -70,7 +70,8 @@ def check_pooling_gives_masked_mean(spec: StackSpec, batch) -> None:
     """The GlobalAveragePooling1D of ``spec`` gives, for every row of ``batch``, the mean of its
     input over the row's real steps (last first after a ``go_backwards`` RNN returning sequences),
     and zeros for a row without any."""
-    probe = CACHE.get(("pooling probe", spec), lambda: _pooling_probe(spec))
+    timesteps = batch.timesteps if spec.needs_fixed_timesteps else None
+    probe = CACHE.get(("pooling probe", spec, timesteps), lambda: _pooling_probe(spec, timesteps))
     with report.reproduced_by("pooling_mean", lambda: pooling_script(spec, batch)):
         pooled_input, pooled = call_eagerly(probe, batch)
         assert_close(
