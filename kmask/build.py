@@ -139,7 +139,7 @@ def build(spec: StackSpec, api: str, timesteps: int | None = None):
     """A new ``api`` model for ``spec`` with the spec's deterministic weights."""
     if api not in BUILDERS:
         raise ValueError(f"unknown model API {api!r}; choose one of {tuple(BUILDERS)}")
-    model = BUILDERS[api](spec, timesteps if spec.needs_fixed_timesteps else None)
+    model = BUILDERS[api](spec, spec.build_timesteps(timesteps))
     model.set_weights(weights_for(spec, [w.shape for w in model.get_weights()]))
     return model
 
@@ -187,7 +187,7 @@ def freeze_startup_heap():
 
 def model_for(spec: StackSpec, api: str, timesteps: int | None = None):
     """The cached ``api`` model of ``spec`` (for ``timesteps`` if its RNNs are unrolled)."""
-    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    timesteps = spec.build_timesteps(timesteps)
     return CACHE.get((spec, api, timesteps), lambda: build(spec, api, timesteps))
 
 
@@ -211,7 +211,7 @@ def build_with_policy(spec: StackSpec, api: str, policy: str, timesteps: int | N
 
 def policy_model_for(spec: StackSpec, api: str, policy: str, timesteps: int):
     """The cached model of ``spec`` built under ``policy``."""
-    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    timesteps = spec.build_timesteps(timesteps)
     return CACHE.get(
         ("policy", spec, api, policy, timesteps),
         lambda: build_with_policy(spec, api, policy, timesteps),

@@ -135,7 +135,7 @@ class CompiledModel:
 def compiled_for(spec: StackSpec, api: str, loss: str, execution: str, timesteps: int, policy: str = "float32"):
     """The cached :class:`CompiledModel` (a new one per timestep bucket only for unrolled RNNs),
     built under the dtype policy ``policy``."""
-    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    timesteps = spec.build_timesteps(timesteps)
     key = ("compiled", spec, api, loss, execution, timesteps, policy)
     return CACHE.get(key, lambda: CompiledModel(spec, api, loss, execution, timesteps, policy))
 

@@ -70,7 +70,7 @@ def check_pooling_gives_masked_mean(spec: StackSpec, batch) -> None:
     """The GlobalAveragePooling1D of ``spec`` gives, for every row of ``batch``, the mean of its
     input over the row's real steps (last first after a ``go_backwards`` RNN returning sequences),
     and zeros for a row without any."""
-    timesteps = batch.timesteps if spec.needs_fixed_timesteps else None
+    timesteps = spec.build_timesteps(batch.timesteps)
     probe = CACHE.get(("pooling probe", spec, timesteps), lambda: _pooling_probe(spec, timesteps))
     with report.reproduced_by("pooling_mean", lambda: pooling_script(spec, batch)):
         pooled_input, pooled = call_eagerly(probe, batch)

@@ -301,5 +301,5 @@ def _stack_layer(spec, timesteps):
 
 def stack_layer(spec, timesteps: int | None = None):
     """The cached :class:`StackLayer` of ``spec`` (for ``timesteps`` if its RNNs are unrolled)."""
-    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    timesteps = spec.build_timesteps(timesteps)
     return CACHE.get((spec, "subclassed_layer", timesteps), lambda: _stack_layer(spec, timesteps))

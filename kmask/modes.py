@@ -68,5 +68,5 @@ class CompiledRunner:
 def runner_for(spec: StackSpec, api: str, mode: str, timesteps: int) -> CompiledRunner:
     """The cached runner of ``(spec, api, mode)``; a new one per timestep bucket only for
     unrolled RNNs, whose models fix the sequence length."""
-    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    timesteps = spec.build_timesteps(timesteps)
     return CACHE.get((spec, api, mode, timesteps), lambda: CompiledRunner(spec, api, mode, timesteps))

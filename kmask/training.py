@@ -122,7 +122,7 @@ class GradientRunner:
 
 def gradient_runner(spec: StackSpec, api: str, timesteps: int) -> GradientRunner:
     """The cached runner of ``(spec, api)`` (per timestep bucket only for unrolled RNNs)."""
-    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    timesteps = spec.build_timesteps(timesteps)
     key = ("gradients", spec, api, timesteps)
     return CACHE.get(key, lambda: GradientRunner(spec, api, timesteps))
 
@@ -176,7 +176,7 @@ class FitRunner:
 
 def fit_runner(spec: StackSpec, api: str, timesteps: int) -> FitRunner:
     """The cached fit runner of ``(spec, api)`` (per timestep bucket only for unrolled RNNs)."""
-    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    timesteps = spec.build_timesteps(timesteps)
     return CACHE.get(("fit", spec, api, timesteps), lambda: FitRunner(spec, api, timesteps))
 
 
@@ -273,6 +273,6 @@ class TrainingModeRunner:
 
 def training_mode_runner(spec: StackSpec, api: str, timesteps: int) -> TrainingModeRunner:
     """The cached training-mode runner of ``(spec, api)`` (per bucket only when unrolled)."""
-    timesteps = timesteps if spec.needs_fixed_timesteps else None
+    timesteps = spec.build_timesteps(timesteps)
     key = ("training", spec, api, timesteps)
     return CACHE.get(key, lambda: TrainingModeRunner(spec, api, timesteps))

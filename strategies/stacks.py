@@ -150,6 +150,11 @@ class StackSpec:
             for layer in self.layers
         )
 
+    def build_timesteps(self, timesteps: int | None) -> int | None:
+        """The time dimension a model of this stack is built (and cached) for: ``timesteps`` if
+        its RNNs are unrolled, else ``None``, so one model serves every sequence length."""
+        return timesteps if self.needs_fixed_timesteps else None
+
     @property
     def depth(self) -> int:
         return len(self.layers) + 1
