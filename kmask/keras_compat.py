@@ -147,6 +147,32 @@ def describe():
     return f"TensorFlow {tf.__version__}, Keras {KERAS_VERSION} ({FLAVOUR}, Keras {GENERATION})"
 
 
+def _gradient_registry() -> dict:
+    """TensorFlow's global table of gradient functions by op type (private API; empty if a
+    TensorFlow moves it, and then nothing is purged)."""
+    from tensorflow.python.framework import ops as tf_ops
+
+    return getattr(getattr(tf_ops, "_gradient_registry", None), "_registry", {})
+
+
+_STARTUP_GRADIENTS = frozenset(_gradient_registry())
+
+
+def custom_gradients_registered_since_startup() -> list[str]:
+    """The ``CustomGradient-N`` entries ``tf.custom_gradient`` added to the registry since import."""
+    return [n for n in _gradient_registry() if n.startswith("CustomGradient-") and n not in _STARTUP_GRADIENTS]
+
+
 def clear_session():
-    """Release Keras global state (Keras 2 keeps every built graph alive otherwise)."""
+    """Release Keras global state (Keras 2 keeps every built graph alive otherwise), and the
+    gradient functions ``tf.custom_gradient`` registered while tracing.
+
+    Every traced train step registers such a function (Keras's all-reduce of the gradients uses
+    ``tf.custom_gradient``: 2 per trained model on Keras 2, 3 on Keras 3). TensorFlow keeps them
+    in a global registry that nothing clears, and each holds the whole training graph, so a worker
+    grew by about 50 MiB per trained model (tensorflow/tensorflow#27492; keras-team/tf-keras#898
+    proposes the same purge in ``clear_session``). Call only when no model is being traced."""
     keras.backend.clear_session()
+    registry = _gradient_registry()
+    for name in custom_gradients_registered_since_startup():
+        del registry[name]
