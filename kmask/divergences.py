@@ -17,7 +17,7 @@ from packaging.specifiers import SpecifierSet
 
 from strategies import PER_STEP, RECURRENT, StackSpec
 
-from .keras_compat import BACKEND, BACKENDS, KERAS_VERSION, TF_VERSION
+from .keras_compat import BACKEND, BACKENDS, KERAS_VERSION, TF_VERSION, onednn_enabled
 from .modes import PREDICT_MODES
 from .mask_rules import (
     attention_mixes_masked_and_unmasked,
@@ -60,6 +60,9 @@ class Divergence:
     mode (such stacks are not drawn); divergences outside the stack properties keep the default."""
     whole_cases: frozenset = frozenset()
     """(focus layer kind, API or mode) pairs where every stack hits this divergence."""
+    only_when: tuple[str, Callable[[], bool]] | None = None
+    """A condition of the machine, not of a version, that the divergence also needs: its words
+    (for the scope) and a check of this process (e.g. which CPU kernels TensorFlow runs)."""
 
     @property
     def active(self) -> bool:
@@ -68,7 +71,8 @@ class Divergence:
 
     def active_on(self, backend: str) -> bool:
         """Whether the installed Keras and TensorFlow, run on ``backend``, are in this record's scope."""
-        return within(KERAS_VERSION, self.keras) and within(TF_VERSION, self.tensorflow) and backend in self.backends
+        return (within(KERAS_VERSION, self.keras) and within(TF_VERSION, self.tensorflow)
+                and backend in self.backends and (self.only_when is None or self.only_when[1]()))
 
     def scope(self) -> str:
         """The record's versions in words, e.g. ``Keras >=3.0, TensorFlow >=2.16``."""
@@ -77,6 +81,8 @@ class Divergence:
             parts.append(f"TensorFlow {self.tensorflow}")
         if self.backends != ("tensorflow",):
             parts.append("backends " + "/".join(self.backends))
+        if self.only_when:
+            parts.append("only " + self.only_when[0])
         return ", ".join(parts)
 
     def explain(self) -> str:
@@ -539,18 +545,22 @@ DIVERGENCES = (
         id="layernorm-bfloat16-fused-kernel-missing",
         keras="<3",
         tensorflow="<2.14",
+        only_when=("with TensorFlow's oneDNN CPU kernels off", lambda: not onednn_enabled()),
         reason=(
             "Under mixed_bfloat16 on CPU, LayerNormalization fails to run ('Op does not support "
-            "bfloat16 inputs'), because Keras 2 computes it with FusedBatchNormV3, whose CPU "
-            "kernel takes no bfloat16 before TensorFlow 2.14; nothing to do with masks, but it "
-            "stops the mixed-precision property before any comparison."
+            "bfloat16 inputs'), because Keras 2 computes it with FusedBatchNormV3, whose plain CPU "
+            "kernel takes no bfloat16 before TensorFlow 2.14 (the oneDNN kernel, on by default "
+            "on CPUs with AVX512_VNNI, AVX512_BF16 or AMX, takes it); nothing to do with masks, "
+            "but it stops the mixed-precision property before any comparison."
         ),
         upstream="related: https://github.com/tensorflow/tensorflow/issues/57888 (FusedBatchNormV3 "
         "and bfloat16)",
         observed="found by the version matrix on TF 2.13.1 (test_mixed_precision_agrees_with_float32"
         "[GRU-mixed_bfloat16] drew a LayerNormalization); plain script and witness: reproduce on TF "
-        "2.12.1 and 2.13.1; absent on 2.14.1, 2.15.1, tf-keras 2.18 (plain script) and Keras 3.15.1 "
-        "(witness) (2026-12-02).",
+        "2.12.1 and 2.13.1 on a machine where oneDNN was off; absent on 2.14.1, 2.15.1, tf-keras "
+        "2.18 (plain script) and Keras 3.15.1 (witness) (2026-12-02). On an AMD EPYC with "
+        "AVX512_BF16, where oneDNN is on by default, the plain script runs through on 2.12.1 and "
+        "2.13.1 and fails with TF_ENABLE_ONEDNN_OPTS=0 (2026-12-02).",
         matches=lambda spec, how: how == "mixed_bfloat16"
         and any(layer.kind == "LayerNormalization" for layer in spec.layers),
     ),

@@ -147,6 +147,16 @@ def describe():
     return f"TensorFlow {tf.__version__}, Keras {KERAS_VERSION} ({FLAVOUR}, Keras {GENERATION})"
 
 
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process. Since TF 2.9 they are on by
+    default on Linux x86 CPUs with AVX512_VNNI, AVX512_BF16 or AMX, and off elsewhere;
+    ``TF_ENABLE_ONEDNN_OPTS=0`` or ``1`` decides instead. They have kernels the plain ones lack
+    (bfloat16 FusedBatchNormV3 before TF 2.14)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def _gradient_registry() -> dict:
     """TensorFlow's global table of gradient functions by op type (private API; empty if a
     TensorFlow moves it, and then nothing is purged)."""

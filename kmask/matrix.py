@@ -225,6 +225,12 @@ def _short_path(path: str) -> str:
     return f"…/site-packages{tail}" if marker else path
 
 
+def _onednn_words(enabled: bool | None) -> str:
+    """Whether TensorFlow ran its oneDNN CPU kernels ("?" in result files written before kmask
+    stamped it)."""
+    return "?" if enabled is None else ("on" if enabled else "off")
+
+
 def _exit_words(status: int | None) -> str:
     """pytest's exit status, named where it means the run is incomplete (its cells then hold only
     the tests that ran)."""
@@ -249,16 +255,16 @@ def markdown(matrix: Matrix, source: Path, intro: str = "") -> str:
         LEGEND,
         "## Environments",
         "",
-        "| environment | TensorFlow | Keras | flavour | backend | Python | profile | examples | minutes "
-        "| pytest exit | kmask commit | Keras from |",
-        "|---|---|---|---|---|---|---|---:|---:|---|---|---|",
+        "| environment | TensorFlow | Keras | flavour | backend | oneDNN | Python | profile | examples "
+        "| minutes | pytest exit | kmask commit | Keras from |",
+        "|---|---|---|---|---|---|---|---|---:|---:|---|---|---|",
     ]
     for run in runs:
         e = run.environment
         minutes = f"{run.wall_seconds / 60:.1f}" if run.wall_seconds is not None else "?"
         out.append(
             f"| {run.name} | {e['tensorflow']} | {e['keras']} | {e['keras_flavour']} | {e['backend']} | "
-            f"{e['python']} | {e['hypothesis_profile']} | {e['max_examples']} | {minutes} | "
+            f"{_onednn_words(e.get('onednn'))} | {e['python']} | {e['hypothesis_profile']} | {e['max_examples']} | {minutes} | "
             f"{_exit_words(run.exit_status)} | {e.get('kmask_commit') or '?'} | `{_short_path(e['keras_path'])}` |"
         )
     out += ["", "## Matrix", "", "| | " + " | ".join(run.name for run in runs) + " |",

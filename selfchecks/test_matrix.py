@@ -53,6 +53,8 @@ def write_runs(directory):
             "hypothesis_profile": "ci", "max_examples": 10, "date": "2026-11-30T00:00:00+00:00",
             "keras_path": "/venv/lib/python3.11/site-packages/keras", "xfails_file": None,
         }
+        if name != "nightly":  # older result files have no oneDNN stamp
+            environment["onednn"] = name != "tf2.15"
         unmatched = [{"pattern": "tests/gone.py::*", "reason": "removed", "line": 3}] if name == "tf2.21" else []
         result = {"schema": 1, "environment": environment, "exit_status": 2 if name == "nightly" else 0,
                   "wall_seconds": 90.0,
@@ -103,6 +105,9 @@ def test_report_words_cells_changes_and_failures(tmp_path):
     assert "- tf2.21: line 3: `tests/gone.py::*` (removed)" in report
     assert "| ci | 10 | 1.5 | 0 | ? |" in report  # minutes, exit status, commit (not stamped here)
     assert "| 2 (interrupted: incomplete) |" in report
+    assert "| tf2.15 | 2.x | 3.x | keras | tensorflow | off | 3.11.7 |" in report  # oneDNN kernels
+    assert "| tf2.21 | 2.x | 3.x | keras | tensorflow | on | 3.11.7 |" in report
+    assert "| nightly | 2.x | 3.x | keras | tensorflow | ? | 3.11.7 |" in report
     assert (tmp_path / "out" / "versions.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -159,7 +164,7 @@ def test_run_writes_a_result_file_the_report_reads(tmp_path, monkeypatch):
     written = json.loads(path.read_text())
     assert set(written) == {"schema", "environment", "exit_status", "unmatched_expectations", "wall_seconds", "tests"}
     assert set(written["environment"]) == {
-        "name", "python", "tensorflow", "keras", "keras_flavour", "keras_generation", "backend", "numpy",
+        "name", "python", "tensorflow", "keras", "keras_flavour", "keras_generation", "backend", "onednn", "numpy",
         "hypothesis", "hypothesis_profile", "max_examples", "date", "keras_path", "xfails_file", "kmask_commit",
     }
     assert written["environment"]["hypothesis_profile"] == "ci"
