@@ -9,6 +9,8 @@ would pass for the wrong reason, and these tests say so without Keras in the loo
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import find, given, settings
@@ -106,6 +108,17 @@ def test_batch_without_real_steps_is_zero_on_keras3_nan_on_keras2():
     assert_by_hand(ref.masked_batch_loss(MAE, np.zeros_like(MASK)), 0.0, "a batch without real steps")
     record = BY_ID["loss-all-padded-batch-nan"]
     assert within("2.15.0", record.keras) and not within("3.15.1", record.keras)
+
+
+def test_a_machine_condition_scopes_a_record():
+    """A record that also needs a condition of the machine is active only where the condition
+    holds, and its scope says so."""
+    record = BY_ID["layernorm-bfloat16-fused-kernel-missing"]
+    words, _ = record.only_when
+    assert record.scope() == f"Keras <3, TensorFlow <2.14, only {words}"
+    everywhere = dataclasses.replace(record, keras="", tensorflow="", only_when=(words, lambda: True))
+    assert everywhere.active_on("tensorflow")
+    assert not dataclasses.replace(everywhere, only_when=(words, lambda: False)).active_on("tensorflow")
 
 
 def test_padded_steps_are_left_out_not_multiplied_by_zero():
