@@ -146,7 +146,7 @@ def pytest_report_header(config):
     import numpy
 
     from kmask.divergences import DIVERGENCES
-    from kmask.keras_compat import BACKEND, describe, onednn_enabled
+    from kmask.keras_compat import BACKEND, ONEDNN, describe
     from kmask.results import keras_path
     from kmask.xfails import chosen_file
 
@@ -155,7 +155,7 @@ def pytest_report_header(config):
     if max_examples_override(config) is not None:
         profile += f" with max_examples={settings.default.max_examples} (--kmask-max-examples)"
     lines = [
-        f"kmask: {describe()}, backend {BACKEND}, oneDNN CPU kernels {'on' if onednn_enabled() else 'off'}",
+        f"kmask: {describe()}, backend {BACKEND}, oneDNN CPU kernels {'on' if ONEDNN else 'off'}",
         f"kmask: Keras imported from {keras_path()}",
         f"kmask: Python {platform.python_version()}, NumPy {numpy.__version__}, "
         f"Hypothesis {hypothesis.__version__}, {profile}",

@@ -17,7 +17,7 @@ from packaging.specifiers import SpecifierSet
 
 from strategies import PER_STEP, RECURRENT, StackSpec
 
-from .keras_compat import BACKEND, BACKENDS, KERAS_VERSION, TF_VERSION, onednn_enabled
+from .keras_compat import BACKEND, BACKENDS, KERAS_VERSION, TF_VERSION, ONEDNN
 from .modes import PREDICT_MODES
 from .mask_rules import (
     attention_mixes_masked_and_unmasked,
@@ -545,7 +545,7 @@ DIVERGENCES = (
         id="layernorm-bfloat16-fused-kernel-missing",
         keras="<3",
         tensorflow="<2.14",
-        only_when=("with TensorFlow's oneDNN CPU kernels off", lambda: not onednn_enabled()),
+        only_when=("with TensorFlow's oneDNN CPU kernels off", lambda: not ONEDNN),
         reason=(
             "Under mixed_bfloat16 on CPU, LayerNormalization fails to run ('Op does not support "
             "bfloat16 inputs'), because Keras 2 computes it with FusedBatchNormV3, whose plain CPU "

@@ -101,6 +101,19 @@ FLAVOUR = "tf-keras" if PACKAGE == "tf_keras" else ("keras" if GENERATION == 3 e
 """Where the Keras under test comes from: ``keras`` (3), ``tf.keras`` or ``tf-keras`` (2)."""
 
 
+def _onednn_enabled() -> bool:
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+ONEDNN = _onednn_enabled()
+"""Whether TensorFlow runs its oneDNN CPU kernels in this process (fixed when TensorFlow starts).
+Since TF 2.9 they are on by default on Linux x86 CPUs with AVX512_VNNI, AVX512_BF16 or AMX, and
+off elsewhere; ``TF_ENABLE_ONEDNN_OPTS=0`` or ``1`` decides instead. They have kernels the plain
+ones lack (bfloat16 FusedBatchNormV3 before TF 2.14)."""
+
+
 def keras_internal(name: str):
     """The Keras-internal module ``name`` (e.g. ``"utils.losses_utils"``), for self-checks that
     patch Keras; Keras 2.13+ and 3 keep internals under ``src``, Keras 2.12 does not."""
@@ -145,16 +158,6 @@ warnings.filterwarnings("ignore", message=r".*does not support masking and will 
 def describe():
     """One line naming the Keras under test, for run headers and reports."""
     return f"TensorFlow {tf.__version__}, Keras {KERAS_VERSION} ({FLAVOUR}, Keras {GENERATION})"
-
-
-def onednn_enabled() -> bool:
-    """Whether TensorFlow runs its oneDNN CPU kernels in this process. Since TF 2.9 they are on by
-    default on Linux x86 CPUs with AVX512_VNNI, AVX512_BF16 or AMX, and off elsewhere;
-    ``TF_ENABLE_ONEDNN_OPTS=0`` or ``1`` decides instead. They have kernels the plain ones lack
-    (bfloat16 FusedBatchNormV3 before TF 2.14)."""
-    from tensorflow.python.util import _pywrap_util_port
-
-    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def _gradient_registry() -> dict:

@@ -39,7 +39,7 @@ from pathlib import Path
 import hypothesis
 import numpy
 
-from .keras_compat import BACKEND, FLAVOUR, GENERATION, KERAS_VERSION, PACKAGE, onednn_enabled, tf
+from .keras_compat import BACKEND, FLAVOUR, GENERATION, KERAS_VERSION, ONEDNN, PACKAGE, tf
 from .xfails import PROPERTY, Expectations
 
 DIR_VARIABLE = "KMASK_RESULTS_DIR"
@@ -94,7 +94,7 @@ def environment(profile: str, xfails_file: Path | None) -> dict:
         "keras_flavour": FLAVOUR,
         "keras_generation": GENERATION,
         "backend": BACKEND,
-        "onednn": onednn_enabled(),
+        "onednn": ONEDNN,
         "numpy": numpy.__version__,
         "hypothesis": hypothesis.__version__,
         "hypothesis_profile": profile,

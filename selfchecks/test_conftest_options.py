@@ -26,14 +26,14 @@ def test_header_shows_max_examples_and_keras_path():
     """The header names the profile, the overriding max_examples, the imported Keras package and
     whether TensorFlow runs its oneDNN CPU kernels;
     Hypothesis itself runs the derived profile."""
-    from kmask.keras_compat import onednn_enabled
+    from kmask.keras_compat import ONEDNN
     from kmask.results import keras_path
 
     result = run_pytest(SEED, "--collect-only", "-v", "--kmask-max-examples", "2", KMASK_PROFILE="ci")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "profile 'ci' with max_examples=2 (--kmask-max-examples)" in result.stdout
     assert f"kmask: Keras imported from {keras_path()}" in result.stdout
-    assert f"oneDNN CPU kernels {'on' if onednn_enabled() else 'off'}" in result.stdout
+    assert f"oneDNN CPU kernels {'on' if ONEDNN else 'off'}" in result.stdout
     assert re.search(r"^hypothesis profile 'ci-max-examples-2' -> .*\bmax_examples=2,", result.stdout, re.M)
 
 
